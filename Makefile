@@ -1,0 +1,34 @@
+# Two commands on a fresh machine: `make reproduce` and `make test`.
+# Both create .venv with the pinned versions of constraints.txt when it is missing or out of date.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+OUT    ?= results
+
+.PHONY: install reproduce reproduce-quick test lab bench clean-venv
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --constraint constraints.txt --editable '.[test]'
+	touch $(STAMP)
+
+reproduce: $(STAMP)
+	$(PY) -m reprolib reproduce --out $(OUT)
+
+reproduce-quick: $(STAMP)
+	$(PY) -m reprolib reproduce --quick --out $(OUT)
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_color.py
+
+clean-venv:
+	rm -rf $(VENV)
