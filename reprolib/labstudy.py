@@ -26,9 +26,10 @@ RAMPS = {
     "blue->yellow": ((0.0, 0.0, 1.0), (1.0, 1.0, 0.0)),
 }
 
-# Plausible colours of one object that share L* = 55 (a car: red, blue, green, yellow, ...), as (a*, b*).
-CAR_COLOURS_AB = ((60.0, 40.0), (20.0, -60.0), (-50.0, 40.0), (0.0, 60.0), (45.0, -30.0), (-30.0, -25.0))
-CAR_L = 55.0
+# Plausible colours of one object that share L* = 65: seven car paints around the hue circle at chroma 36
+# (red, yellow, green, teal, cyan-blue, blue, purple), as (a*, b*); all inside the sRGB gamut.
+CAR_COLOURS_AB = ((32.0, 16.0), (8.0, 35.0), (-22.0, 28.0), (-36.0, 0.0), (-22.0, -28.0), (8.0, -35.0), (32.0, -16.0))
+CAR_L = 65.0
 
 
 def _as_image(colours: Tensor) -> Tensor:
@@ -88,25 +89,25 @@ def ab_plane(L: float, extent: float = 110.0, n: int = 221) -> tuple[Tensor, Ten
 
 
 def regression_to_the_mean(
-    ab: tuple[tuple[float, float], ...] = CAR_COLOURS_AB, L: float = CAR_L, steps: int = 400, seed: int = 0
+    ab: tuple[tuple[float, float], ...] = CAR_COLOURS_AB, L: float = CAR_L, steps: int = 400
 ) -> dict[str, float]:
-    """Fit one a*b* prediction to samples of the plausible colours under L1 and under L2 loss.
+    """Fit one a*b* prediction P_ab to the plausible colours T_ab under L1 and under L2 loss (Adam from 0).
 
-    For a pixel whose colour is drawn uniformly from the plausible colours, the prediction that minimises
-    E|P_ab - T_ab| is the per-channel median and E|P_ab - T_ab|^2 the mean. Returns the chroma of both
-    fitted predictions next to the mean chroma of the colours themselves, and their CIEDE2000 to each colour.
+    For a pixel whose colour is any of the plausible colours with equal probability, the prediction that
+    minimises E|P_ab - T_ab| is the per-channel median and E|P_ab - T_ab|^2 the mean. Returns both fitted
+    predictions, their chroma next to the mean chroma of the colours, and their mean CIEDE2000 to the colours.
     """
-    gen = torch.Generator().manual_seed(seed)
     colours = torch.tensor(ab, dtype=torch.float64)
-    samples = colours[torch.randint(len(colours), (4096,), generator=gen)]
     fitted = {}
     for name, loss in (("l1", lambda d: d.abs().mean()), ("l2", lambda d: (d**2).mean())):
         pred = torch.zeros(2, dtype=torch.float64, requires_grad=True)
-        opt = torch.optim.Adam([pred], lr=1.0)
+        opt = torch.optim.Adam([pred], lr=2.0)
+        decay = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 1.0 - i / steps)  # settles on the minimiser
         for _ in range(steps):
             opt.zero_grad()
-            loss(samples - pred).backward()
+            loss(colours - pred).backward()
             opt.step()
+            decay.step()
         fitted[name] = pred.detach()
     lab = lambda ab2: torch.cat((torch.tensor([L], dtype=torch.float64), ab2)).view(3, 1, 1)
     mean_chroma = float(colours.norm(dim=1).mean())
