@@ -8,12 +8,49 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import Tensor
 
 from . import scenes
+from .color import lab_to_rgb, rgb_to_lab
 from .features import GrayVGG
+from .photos import resize_short_side
 from .train import heldout_seed
 
 DEFAULT_LAYER = "relu3_1"
+
+
+@torch.no_grad()
+def nearest_neighbours(model: GrayVGG, target_L: Tensor, reference_L: Tensor, layer: str = DEFAULT_LAYER) -> Tensor:
+    """For each target pixel p, the reference pixel q (flat index y * W_R + x) with the most similar features.
+
+    F = features of ``layer`` computed from L only, upsampled bilinearly to pixel resolution
+    (align_corners=False; as DEC samples every layer at every pixel) and L2-normalised over channels:
+
+        nn(p) = argmax_q  <F_T(p), F_R(q)>      (cosine similarity; a brute-force phi_T->R)
+
+    target_L (B, 1, H, W) and reference_L (B, 1, H_R, W_R) are L* images; returns (B, H, W) int64.
+    Memory grows as H W H_R W_R: meant for small images (64 x 64 scenes, photos at ~64 px).
+    """
+    if target_L.shape[0] != reference_L.shape[0]:
+        raise ValueError(f"target and reference batches differ: {target_L.shape[0]} and {reference_L.shape[0]}")
+
+    def pixel_features(L: Tensor) -> Tensor:
+        f = F.interpolate(model(L, [layer])[layer], size=L.shape[-2:], mode="bilinear", align_corners=False)
+        return F.normalize(f.flatten(2), dim=1)
+
+    ft, fr = pixel_features(target_L), pixel_features(reference_L)
+    return torch.bmm(ft.transpose(1, 2), fr).argmax(dim=2).view(target_L.shape[0], *target_L.shape[-2:])
+
+
+def warp(values: Tensor, nn: Tensor) -> Tensor:
+    """Warp a per-pixel quantity of the reference with a nearest-neighbour field: out(p) = values(nn(p)).
+
+    values (B, C, H', W') of R (e.g. R_ab, giving R'_ab), nn (B, H, W) flat indices into H' x W';
+    returns (B, C, H, W).
+    """
+    B, C = values.shape[:2]
+    idx = nn.flatten(1)[:, None, :].expand(B, C, -1)
+    return values.flatten(2).gather(2, idx).view(B, C, *nn.shape[1:])
 
 
 @torch.no_grad()
@@ -21,14 +58,12 @@ def nn_label_agreement(model: GrayVGG, n_pairs: int = 32, layer: str = DEFAULT_L
                        size: int = 64, chunk: int = 4) -> float:
     """Fraction of target pixels whose cosine nearest neighbour in the reference has the same class.
 
-    For each (target T, reference R) pair of ``scenes.sample_pairs`` (held-out seed range, so never seen
-    in training), F = features of ``layer`` computed from L only, upsampled bilinearly to pixel resolution
-    (align_corners=False; as DEC samples every layer at every pixel) and L2-normalised over channels:
+    Over the (target T, reference R) pairs of ``scenes.sample_pairs`` (held-out seed range, so never seen
+    in training) and all target pixels p, with nn from :func:`nearest_neighbours`:
 
-        nn(p) = argmax_q  <F_T(p), F_R(q)>,     agreement = mean_p [ label_R(nn(p)) == label_T(p) ]
+        agreement = mean_p [ label_R(nn(p)) == label_T(p) ]
 
-    over all target pixels p and all reference pixels q. ``chance_agreement`` gives the level of
-    matching every pixel to a uniformly random reference pixel.
+    ``chance_agreement`` gives the level of matching every pixel to a uniformly random reference pixel.
     """
     if n_pairs < 1:
         raise ValueError(f"n_pairs must be >= 1, got {n_pairs}")
@@ -38,10 +73,8 @@ def nn_label_agreement(model: GrayVGG, n_pairs: int = 32, layer: str = DEFAULT_L
     agree = 0
     for i in range(0, n_pairs, chunk):
         t, r = target[i:i + chunk], reference[i:i + chunk]
-        ft, fr = (F.normalize(F.interpolate(model(s.L, [layer])[layer], size=(size, size), mode="bilinear",
-                                            align_corners=False).flatten(2), dim=1) for s in (t, r))
-        nn = torch.bmm(ft.transpose(1, 2), fr).argmax(dim=2).cpu()  # (b, HW): index of the best reference pixel
-        agree += (r.labels.flatten(1).gather(1, nn) == t.labels.flatten(1)).sum().item()
+        found = warp(r.labels[:, None], nearest_neighbours(model, t.L, r.L, layer))
+        agree += (found[:, 0] == t.labels).sum().item()
     model.train(was_training)
     return agree / (n_pairs * size * size)
 
@@ -53,3 +86,17 @@ def chance_agreement(n_pairs: int = 32, seed: int = 0, size: int = 64) -> float:
     C = len(scenes.CLASSES)
     pt, pr = (F.one_hot(s.labels.flatten(1), C).float().mean(1) for s in (target, reference))
     return (pt * pr).sum(1).mean().item()
+
+
+@torch.no_grad()
+def nn_colour_transfer(model: GrayVGG, target_rgb: Tensor, reference_rgb: Tensor, layer: str = DEFAULT_LAYER,
+                       short_side: int = 64) -> Tensor:
+    """Colour a target photo from a reference by nearest-neighbour feature matching alone: (T_L, R'_ab).
+
+    Both photos (3, H, W) are resized to ``short_side``; R'_ab(p) = R_ab(nn(p)) with nn from
+    :func:`nearest_neighbours`. No similarity network, no colorization network: just the matching step.
+    Returns the sRGB result (3, h, w) at the reduced size.
+    """
+    t, r = (rgb_to_lab(resize_short_side(x, short_side))[None] for x in (target_rgb, reference_rgb))
+    warped_ab = warp(r[:, 1:], nearest_neighbours(model, t[:, :1], r[:, :1], layer))
+    return lab_to_rgb(torch.cat((t[:, :1], warped_ab), dim=1))[0]

@@ -11,6 +11,7 @@ from torch import Tensor
 
 from .color import lab_to_rgb, rgb_to_lab
 from .labstudy import RAMPS, ab_plane, step_sizes
+from .metrics import warp
 
 
 # Diverging colour maps for the chrominance channels: a* from green to magenta-red, b* from blue to yellow.
@@ -84,4 +85,65 @@ def regression_to_the_mean_plot(ab: Sequence[tuple[float, float]], L: float, fit
     ax.set_xticklabels([f"#{i + 1}" for i in range(len(ab))] + ["L1 fit", "L2 fit"], fontsize=8)
     ax.set_yticks([])
     ax.set_title(f"plausible colours at L* = {L:g} and what a loss-minimising prediction picks", fontsize=9)
+    return fig
+
+
+def feature_maps(features: dict[str, Tensor], channels: int = 4) -> Figure:
+    """A few channels of each named activation of one image (rows: layers)."""
+    fig, axes = plt.subplots(len(features), channels, figsize=(1.8 * channels, 1.8 * len(features)),
+                             constrained_layout=True, squeeze=False)
+    for row, (name, fmap) in zip(axes, features.items()):
+        fmap = fmap[0].detach()
+        strongest = fmap.flatten(1).std(dim=1).argsort(descending=True)[:channels]  # most varied channels
+        for ax, c in zip(row, strongest.tolist()):
+            _show(ax, fmap[c], f"{name} ch {c}  ({fmap.shape[-2]}x{fmap.shape[-1]})", cmap="magma")
+    return fig
+
+
+def nn_label_transfer(target, reference, matches: dict[str, Tensor], num_classes: int) -> Figure:
+    """Per pair (rows): target, reference, target classes, and for each matcher the classes and the
+    reference colours found at each target pixel's nearest neighbour (T_L with R_ab warped by nn)."""
+    n = len(target)
+    cols = 3 + 2 * len(matches)
+    fig, axes = plt.subplots(n, cols, figsize=(1.7 * cols, 1.8 * n), constrained_layout=True, squeeze=False)
+    labels = dict(cmap="tab10", vmin=0, vmax=max(num_classes - 1, 9), interpolation="nearest")
+    for i in range(n):
+        t, r = target[i], reference[i]
+        _show(axes[i, 0], t.rgb[0], "target T")
+        _show(axes[i, 1], r.rgb[0], "reference R")
+        _show(axes[i, 2], t.labels[0], "classes of T", **labels)
+        for j, (name, nn) in enumerate(matches.items()):
+            warped_ab = warp(r.lab[:, 1:], nn[i:i + 1])[0]
+            _show(axes[i, 3 + 2 * j], warp(r.labels[:, None], nn[i:i + 1])[0, 0], f"classes via {name}", **labels)
+            _show(axes[i, 4 + 2 * j], lab_to_rgb(torch.cat((t.L[0], warped_ab))), f"T_L + warped R_ab ({name})")
+    return fig
+
+
+def scene_grid(scene, num_classes: int) -> Figure:
+    """Synthetic scenes (columns): colour, L* (all a network sees), and the class map."""
+    n = len(scene)
+    fig, axes = plt.subplots(3, n, figsize=(1.6 * n, 5.0), constrained_layout=True, squeeze=False)
+    for i in range(n):
+        _show(axes[0, i], scene.rgb[i], "scene" if i == 0 else "")
+        _show(axes[1, i], scene.L[i, 0], "L*" if i == 0 else "", cmap="gray", vmin=0, vmax=100)
+        _show(axes[2, i], scene.labels[i], "classes" if i == 0 else "", cmap="tab10", vmin=0,
+              vmax=max(num_classes - 1, 9), interpolation="nearest")
+    return fig
+
+
+def recolorings(versions: dict[str, Tensor]) -> Figure:
+    """The same layout rendered with several palette choices: {title: rgb (3, H, W)}."""
+    fig, axes = plt.subplots(1, len(versions), figsize=(2.2 * len(versions), 2.4), constrained_layout=True, squeeze=False)
+    for ax, (title, rgb) in zip(axes[0], versions.items()):
+        _show(ax, rgb, title)
+    return fig
+
+
+def photo_matches(target_rgb: Tensor, reference_rgb: Tensor, warped_rgb: Tensor, title: str) -> Figure:
+    """Target photo (shown gray: its L* is all the matcher sees), reference, and T_L with warped R_ab."""
+    fig, axes = plt.subplots(1, 3, figsize=(10, 2.6), constrained_layout=True)
+    L = rgb_to_lab(target_rgb)[:1]
+    _show(axes[0], L[0], "target T (L* only)", cmap="gray", vmin=0, vmax=100)
+    _show(axes[1], reference_rgb, "reference R")
+    _show(axes[2], warped_rgb, title)
     return fig
