@@ -29,6 +29,7 @@ lab: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_color.py
+	$(PY) benchmarks/bench_scenes.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -70,7 +70,7 @@ Equal steps along three ramps: coefficient of variation of the CIEDE2000 step si
 
 ![steps](figures/step_uniformity.png)
 
-Why L1 goes gray: an object whose {len(labstudy.CAR_COLOURS_AB)} plausible colours share L* = {labstudy.CAR_L:g}
+Why L1 goes gray: the {len(labstudy.CAR_COLOURS_AB)} plausible colours of an object, all at L* = {labstudy.CAR_L:g},
 have mean chroma {gray['mean_chroma_of_colours']:.1f}; the L2-optimal single prediction (their mean) has chroma
 {gray['l2_prediction_chroma']:.1f}, the L1-optimal one (their median) {gray['l1_prediction_chroma']:.1f}.
 
