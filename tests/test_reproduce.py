@@ -41,3 +41,18 @@ def test_cli_help_runs():
 def test_cli_unknown_command_fails():
     proc = subprocess.run([sys.executable, "-m", "reprolib", "frobnicate"], capture_output=True, text=True)
     assert proc.returncode != 0 and "invalid choice" in proc.stderr
+
+
+def test_cli_train_grayvgg_writes_a_loadable_checkpoint_and_never_overwrites(tmp_path, capsys):
+    from reprolib.features import grayvgg_small
+
+    out = tmp_path / "g.pt"
+    args = ["train", "grayvgg", "--out", str(out), "--steps", "2", "--batch-size", "2", "--no-progress"]
+    assert main(args) == 0
+    assert "held-out per-pixel accuracy" in capsys.readouterr().out
+    model = grayvgg_small(out)
+    assert model.meta["steps"] == 2
+    before = out.read_bytes()
+    assert main(args) == 2  # exists: refused without --force
+    assert "--force" in capsys.readouterr().err
+    assert out.read_bytes() == before
