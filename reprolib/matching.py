@@ -1,0 +1,503 @@
+"""Correspondences, warps and similarity maps: the similarity sub-net of He et al. 2018 (Sec. 3.1).
+
+Given gray-VGG features of the target T and the reference R (both computed from luminance alone, see
+:mod:`reprolib.features`), this module finds the bidirectional mapping functions phi_T->R and phi_R->T,
+warps the reference chrominance R_ab into R'_ab(p) = R_ab(phi_T->R(p)), and builds the per-layer
+similarity maps that the colorization sub-net reads:
+
+    sim_T->R(p)  = cos(F_T(p), F_R(phi_T->R(p)))                                   (forward)
+    sim_T<->R(p) = cos(F_R(phi_T->R(p)), F_T(phi_R->T(phi_T->R(p))))               (bidirectional, as in DEC)
+
+Conventions (used by every function here):
+
+* **Field format**: a correspondence field phi is an int64 tensor (B, 2, h, w); channel 0 is the row y,
+  channel 1 the column x of the matched position in the OTHER image, as integer grid indices
+  (0 <= y < h_other, 0 <= x < w_other). At feature resolution they index the feature grid, at image
+  resolution (after :func:`upsample_field`) they index pixels. The identity field is :func:`identity_field`.
+* Unbatched features (C, h, w) are treated as a batch of one; outputs always keep the batch axis.
+* Features are compared by cosine similarity; :func:`exact_nn` L2-normalises its inputs itself
+  (normalising already-normalised features changes nothing).
+
+Where we deviate from the paper:
+
+* DEC computes the field by coarse-to-fine PatchMatch (Deep Image Analogy, DIA) over relu5_1 ... relu2_1 and
+  upsamples the relu2_1 field x2. Our default (``match(method="exact")``) is the **exact** cosine nearest
+  neighbour of single positions (no patches) on ONE layer (``FIELD_LAYER = "relu3_1"``, stride 4), chunked
+  so that it runs in bounded memory. ``match(method="patchmatch")`` follows DEC's route with a vectorised
+  PatchMatch (:func:`patchmatch`, :func:`coarse_to_fine`): DIA's patch sizes and similarity, but jump-flooding
+  propagation instead of a sequential scan, 5 iterations instead of 10, and no feature reconstruction
+  (DIA's deconvolution-based blending of the two images' features) between layers.
+  :func:`attention_warp` gives the soft, differentiable alternative of the video follow-up (VID).
+* Image-resolution features are sampled per pixel by bilinear interpolation with ``grid_sample``
+  (``align_corners=False``: pixel q of an image of width W sits at normalised 2 (q + 0.5) / W - 1 on every
+  layer), which equals bilinear upsampling of each layer to the image size, evaluated at q.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+FIELD_LAYER = "relu3_1"  # the layer whose exact nearest neighbours give phi (DEC: PatchMatch down to relu2_1)
+DEFAULT_CHUNK = 4096  # target positions per similarity block: block memory = chunk x h_R w_R floats
+NORMALIZATIONS = ("dec", "unit")
+EPS = 1e-8
+
+
+# ---------------------------------------------------------------------------------------------- checks
+def _shape(x: object) -> str:
+    return f"shape {tuple(x.shape)}" if isinstance(x, Tensor) else type(x).__name__
+
+
+def _features(x: object, name: str) -> Tensor:
+    """Validate features (C, h, w) or (B, C, h, w) -> (B, C, h, w) float, non-empty, without NaN."""
+    if not isinstance(x, Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor (C, h, w) or (B, C, h, w), got {type(x).__name__}")
+    if x.dim() == 3:
+        x = x.unsqueeze(0)
+    if x.dim() != 4:
+        raise ValueError(f"{name} must be shaped (C, h, w) or (B, C, h, w), got {_shape(x)}")
+    if not x.is_floating_point():
+        raise ValueError(f"{name} must be a floating-point tensor, got {x.dtype}")
+    if x.numel() == 0:
+        raise ValueError(f"{name} is empty: {_shape(x)}")
+    if torch.isnan(x).any():
+        raise ValueError(f"{name} contains NaN values")
+    return x
+
+
+def _pair(F_T: object, F_R: object) -> tuple[Tensor, Tensor]:
+    F_T, F_R = _features(F_T, "F_T"), _features(F_R, "F_R")
+    if F_T.shape[1] != F_R.shape[1]:
+        raise ValueError(f"F_T and F_R have different channel counts: {F_T.shape[1]} and {F_R.shape[1]}")
+    if F_T.shape[0] != F_R.shape[0]:
+        raise ValueError(f"F_T and F_R have different batch sizes: {F_T.shape[0]} and {F_R.shape[0]}")
+    if F_T.dtype != F_R.dtype or F_T.device != F_R.device:
+        F_R = F_R.to(device=F_T.device, dtype=F_T.dtype)
+    return F_T, F_R
+
+
+def _check_chunk(chunk: object) -> int:
+    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+        raise ValueError(f"chunk must be a positive int, got {chunk!r}")
+    return chunk
+
+
+def check_field(phi: object, name: str = "phi", batch: int | None = None,
+                size: tuple[int, int] | None = None, target: tuple[int, int] | None = None) -> Tensor:
+    """Validate a field (B, 2, h, w) of integer (y, x) indices; optionally its batch, its own size (h, w)
+    and the size (h', w') of the grid it points into (all indices must lie inside)."""
+    if not isinstance(phi, Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor (B, 2, h, w), got {type(phi).__name__}")
+    if phi.dim() != 4 or phi.shape[1] != 2:
+        raise ValueError(f"{name} must be shaped (B, 2, h, w) with channels (y, x), got {_shape(phi)}")
+    if phi.is_floating_point() or phi.dtype == torch.bool or phi.is_complex():
+        raise ValueError(f"{name} must hold integer (y, x) indices, got {phi.dtype}")
+    if phi.numel() == 0:
+        raise ValueError(f"{name} is empty: {_shape(phi)}")
+    if batch is not None and phi.shape[0] != batch:
+        raise ValueError(f"{name} has batch {phi.shape[0]}, expected {batch}")
+    if size is not None and tuple(phi.shape[-2:]) != tuple(size):
+        raise ValueError(f"{name} covers {tuple(phi.shape[-2:])} positions, expected {tuple(size)}")
+    if target is not None:
+        ys, xs = phi[:, 0], phi[:, 1]
+        if ys.min() < 0 or xs.min() < 0 or ys.max() >= target[0] or xs.max() >= target[1]:
+            raise ValueError(f"{name} points outside the {tuple(target)} grid it indexes: y in "
+                             f"{int(ys.min())}..{int(ys.max())}, x in {int(xs.min())}..{int(xs.max())}")
+    return phi.long()
+
+
+# ---------------------------------------------------------------------------------------------- fields
+def identity_field(h: int, w: int, batch: int = 1, device=None) -> Tensor:
+    """The identity field (batch, 2, h, w): phi(y, x) = (y, x)."""
+    ys, xs = torch.meshgrid(torch.arange(h, device=device), torch.arange(w, device=device), indexing="ij")
+    return torch.stack((ys, xs))[None].expand(batch, 2, h, w).clone()
+
+
+@torch.no_grad()
+def exact_nn(F_T: Tensor, F_R: Tensor, chunk: int = DEFAULT_CHUNK) -> tuple[Tensor, Tensor]:
+    """Exact cosine nearest neighbour of every target position among all reference positions.
+
+        phi_T->R(p) = argmax_q cos(F_T(p), F_R(q)),      sim(p) = max_q cos(F_T(p), F_R(q))
+
+    F_T (B, C, h, w) or (C, h, w), F_R (B, C, h', w') or (C, h', w'): same C; normalised here over C.
+    Target positions are processed ``chunk`` at a time and batch items one at a time, so at most
+    chunk x h' w' similarities exist at once (4096 x 16384 floats = 256 MB for 128 x 128 grids; lower
+    ``chunk`` to use less). Ties go to the first reference position in raster order.
+
+    Returns phi (B, 2, h, w) int64 (y, x) indices into the h' x w' grid, and sim (B, h, w) in [-1, 1].
+    """
+    F_T, F_R = _pair(F_T, F_R)
+    chunk = _check_chunk(chunk)
+    B, _, h, w = F_T.shape
+    w_R = F_R.shape[-1]
+    ft = F.normalize(F_T.flatten(2), dim=1, eps=EPS)  # (B, C, N)
+    fr = F.normalize(F_R.flatten(2), dim=1, eps=EPS)  # (B, C, M)
+    index = torch.empty(B, h * w, dtype=torch.long, device=F_T.device)
+    best = torch.empty(B, h * w, dtype=F_T.dtype, device=F_T.device)
+    for b in range(B):
+        frb = fr[b]
+        for i in range(0, h * w, chunk):
+            s = ft[b, :, i:i + chunk].T @ frb  # (k, M)
+            best[b, i:i + chunk], index[b, i:i + chunk] = s.max(dim=1)
+    phi = torch.stack((index // w_R, index % w_R), dim=1).view(B, 2, h, w)
+    return phi, best.view(B, h, w)
+
+
+class Correspondence(NamedTuple):
+    """phi_T->R (B, 2, h_T, w_T) into R, phi_R->T (B, 2, h_R, w_R) into T, and their best cosines."""
+
+    phi_TR: Tensor
+    phi_RT: Tensor
+    sim_TR: Tensor
+    sim_RT: Tensor
+
+
+def bidirectional(F_T: Tensor, F_R: Tensor, chunk: int = DEFAULT_CHUNK) -> Correspondence:
+    """Both mapping functions by :func:`exact_nn`: phi_T->R (T's grid -> R) and phi_R->T (R's grid -> T)."""
+    F_T, F_R = _pair(F_T, F_R)
+    phi_TR, sim_TR = exact_nn(F_T, F_R, chunk)
+    phi_RT, sim_RT = exact_nn(F_R, F_T, chunk)
+    return Correspondence(phi_TR, phi_RT, sim_TR, sim_RT)
+
+
+def upsample_field(phi: Tensor, stride: int, size: tuple[int, int], target_size: tuple[int, int]) -> Tensor:
+    """A field at feature resolution (stride ``stride``) -> a field at image resolution ``size`` (H, W).
+
+    Nearest on cells, keeping the offset inside the cell (the displacement is upsampled, not the
+    coordinates interpolated): pixel p in cell c = p // stride maps to stride * phi(c) + (p - stride * c),
+    clipped to the ``target_size`` (H', W') image it points into. Pixels past the last full cell (image
+    sides not multiples of the stride) use the last cell. Returns (B, 2, H, W) int64 pixel indices.
+    """
+    phi = check_field(phi)
+    if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
+        raise ValueError(f"stride must be a positive int, got {stride!r}")
+    H, W = size
+    h, w = phi.shape[-2:]
+    if H < 1 or W < 1 or target_size[0] < 1 or target_size[1] < 1:
+        raise ValueError(f"image sizes must be positive, got size {tuple(size)} and target_size {tuple(target_size)}")
+    ys = torch.arange(H, device=phi.device)
+    xs = torch.arange(W, device=phi.device)
+    cy, cx = (ys // stride).clamp(max=h - 1), (xs // stride).clamp(max=w - 1)
+    cell = phi[:, :, cy][:, :, :, cx]  # (B, 2, H, W): phi of each pixel's cell
+    offset = torch.stack(torch.meshgrid(ys - stride * cy, xs - stride * cx, indexing="ij"))
+    out = stride * cell + offset[None]
+    out[:, 0].clamp_(0, target_size[0] - 1)
+    out[:, 1].clamp_(0, target_size[1] - 1)
+    return out
+
+
+def warp(values: Tensor, phi: Tensor) -> Tensor:
+    """Warp a per-pixel quantity of R through a field: out(p) = values(phi(p)), e.g. R'_ab from R_ab.
+
+    values (B, C, H_R, W_R) (or (C, H_R, W_R)), phi (B, 2, H, W) int64 (y, x) indices into H_R x W_R
+    (use :func:`upsample_field` first for a field found at feature resolution). Exact gather, no
+    interpolation, so labels and other integer maps warp too. Returns (B, C, H, W) with values' dtype.
+    """
+    if not isinstance(values, Tensor) or values.dim() not in (3, 4) or values.numel() == 0:
+        raise ValueError(f"values must be a non-empty tensor (B, C, H_R, W_R), got {_shape(values)}")
+    if values.dim() == 3:
+        values = values.unsqueeze(0)
+    B, C, H_R, W_R = values.shape
+    phi = check_field(phi, batch=B, target=(H_R, W_R))
+    idx = (phi[:, 0] * W_R + phi[:, 1]).flatten(1)[:, None, :].expand(B, C, -1)
+    return values.flatten(2).gather(2, idx).view(B, C, *phi.shape[-2:])
+
+
+# ---------------------------------------------------------------------------------------------- similarity maps
+def _check_pyramids(feats_T: object, feats_R: object) -> list[str]:
+    for name, feats in (("feats_T", feats_T), ("feats_R", feats_R)):
+        if not isinstance(feats, Mapping) or not feats:
+            raise ValueError(f"{name} must be a non-empty dict layer name -> features (B, C, h, w), got "
+                             f"{type(feats).__name__}")
+    if list(feats_T) != list(feats_R):
+        raise ValueError(f"feature pyramids differ: T has layers {list(feats_T)}, R has {list(feats_R)}")
+    for layer in feats_T:
+        a = _features(feats_T[layer], f"feats_T[{layer!r}]")
+        b = _features(feats_R[layer], f"feats_R[{layer!r}]")
+        if a.shape[:2] != b.shape[:2]:
+            raise ValueError(f"layer {layer!r}: T features {tuple(a.shape)} and R features {tuple(b.shape)} "
+                             f"differ in batch or channels")
+    return list(feats_T)
+
+
+def sample_features(feats: Tensor, at: Tensor, size: tuple[int, int]) -> Tensor:
+    """Bilinearly sample features (B, C, h, w) of an image of ``size`` (H, W) pixels at pixel indices
+    ``at`` (B, 2, H', W') (y, x) -> (B, C, H', W'); the layer's grid covers the whole image."""
+    H, W = size
+    y = (at[:, 0].to(feats.dtype) + 0.5) * (2.0 / H) - 1.0
+    x = (at[:, 1].to(feats.dtype) + 0.5) * (2.0 / W) - 1.0
+    grid = torch.stack((x, y), dim=-1)  # grid_sample wants (x, y)
+    return F.grid_sample(feats, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def _cos(a: Tensor, b: Tensor) -> Tensor:
+    """Cosine over channels (B, C, H, W) -> (B, H, W); 0 where either vector is 0."""
+    a, b = a.contiguous(), b.contiguous()
+    norms = (a.square().sum(1) * b.square().sum(1)).clamp_min(EPS**2)
+    return (a * b).sum(1) * norms.rsqrt()
+
+
+def similarity_maps(feats_T: Mapping[str, Tensor], feats_R: Mapping[str, Tensor], phi_TR: Tensor,
+                    phi_RT: Tensor) -> Tensor:
+    """The 2 L similarity maps of a feature pyramid (L layers), at the target's image resolution.
+
+    feats_T, feats_R: {layer: (B, C_l, h_l, w_l)} with the same layer names in the same order (e.g.
+    ``features.DEC_LAYERS``; each layer's grid covers its whole image). phi_TR (B, 2, H_T, W_T): pixel
+    field T -> R; phi_RT (B, 2, H_R, W_R): pixel field R -> T (image sizes are read from the fields).
+    One field serves every layer (DEC: the finest PatchMatch field; here e.g. relu3_1's exact NN upsampled).
+
+    Returns (B, 2 L, H_T, W_T): channels 0..L-1 are sim_T->R per layer, channels L..2L-1 sim_T<->R per layer,
+    both in pyramid order, each a cosine in [-1, 1] (in [0, 1] for ReLU features; 0 where a feature is 0).
+    """
+    layers = _check_pyramids(feats_T, feats_R)
+    B = feats_T[layers[0]].shape[0] if feats_T[layers[0]].dim() == 4 else 1
+    phi_TR = check_field(phi_TR, "phi_TR", batch=B)
+    H_T, W_T = phi_TR.shape[-2:]
+    phi_RT = check_field(phi_RT, "phi_RT", batch=B, target=(H_T, W_T))
+    H_R, W_R = phi_RT.shape[-2:]
+    phi_TR = check_field(phi_TR, "phi_TR", target=(H_R, W_R))
+    round_trip = warp(phi_RT, phi_TR)  # phi_R->T(phi_T->R(p)), (B, 2, H_T, W_T)
+    fwd, bid = [], []
+    for layer in layers:
+        ft = _features(feats_T[layer], "feats_T")
+        fr = _features(feats_R[layer], "feats_R").to(ft)
+        f_R = sample_features(fr, phi_TR, (H_R, W_R))  # F_R(phi_T->R(p))
+        f_T = F.interpolate(ft, size=(H_T, W_T), mode="bilinear", align_corners=False)  # F_T(p), same sampling
+        fwd.append(_cos(f_T, f_R))
+        bid.append(_cos(f_R, sample_features(ft, round_trip, (H_T, W_T))))
+    return torch.stack(fwd + bid, dim=1)
+
+
+def colornet_input(T_L: Tensor, R_ab_warped: Tensor, sims: Tensor, normalization: str = "dec") -> Tensor:
+    """The 13-channel input of the colorization sub-net: [sims (10), T_L (1), R'_ab (2)] in that order
+    (2 L + 3 channels for a pyramid of L layers).
+
+    T_L (B, 1, H, W) in L* 0..100, R_ab_warped = R'_ab (B, 2, H, W) raw a*, b*, sims (B, 10, H, W) from
+    :func:`similarity_maps` (cosines; clipped to [0, 1] here, as the 0..255 maps of DEC are).
+
+    normalization "dec" (default, DEC's code): sims -> (255 s - 127) / 2 (about -63.5..64),
+    T_L -> L - 50 (as :func:`reprolib.color.normalize_l`), R'_ab raw.
+    normalization "unit" (ours, all near [-1, 1]): sims -> 2 s - 1, T_L -> L / 50 - 1, R'_ab / 110.
+    (The channel order of DEC's input file is not documented in PAPERS.md; this order is ours.)
+    """
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
+    for name, x, c in (("T_L", T_L, 1), ("R_ab_warped", R_ab_warped, 2), ("sims", sims, None)):
+        if not isinstance(x, Tensor) or x.dim() != 4 or (c is not None and x.shape[1] != c) or x.numel() == 0:
+            want = f"(B, {c}, H, W)" if c else "(B, 2 L, H, W)"
+            raise ValueError(f"{name} must be a non-empty tensor {want}, got {_shape(x)}")
+    if not (T_L.shape[0] == R_ab_warped.shape[0] == sims.shape[0]) or not (
+            T_L.shape[-2:] == R_ab_warped.shape[-2:] == sims.shape[-2:]):
+        raise ValueError(f"T_L {tuple(T_L.shape)}, R_ab_warped {tuple(R_ab_warped.shape)} and sims "
+                         f"{tuple(sims.shape)} must share batch and image size")
+    s = sims.clamp(0.0, 1.0)
+    if normalization == "dec":
+        parts = ((255.0 * s - 127.0) / 2.0, T_L - 50.0, R_ab_warped)
+    else:
+        parts = (2.0 * s - 1.0, T_L / 50.0 - 1.0, R_ab_warped / 110.0)
+    return torch.cat([p.to(sims.dtype) for p in parts], dim=1)
+
+
+# ---------------------------------------------------------------------------------------------- soft attention
+def attention_warp(F_T: Tensor, F_R: Tensor, values_R: Tensor, tau: float = 0.01,
+                   chunk: int = DEFAULT_CHUNK) -> tuple[Tensor, Tensor]:
+    """Soft correspondence of the video follow-up (VID): a differentiable alternative to phi_T->R.
+
+        warped(p) = sum_q softmax_q(cos(F_T(p), F_R(q)) / tau) values_R(q),   confidence(p) = max_q cos
+
+    F_T (B, C, h, w), F_R (B, C, h', w'); values_R (B, V, h', w') on R's FEATURE grid (VID brings features
+    and ab to 1/4 resolution; downsample R_ab to F_R's size first). Chunked over target positions like
+    :func:`exact_nn` (and differentiable). tau -> 0 gives exact NN's warp. Returns warped (B, V, h, w)
+    and confidence (B, h, w).
+    """
+    F_T, F_R = _pair(F_T, F_R)
+    chunk = _check_chunk(chunk)
+    if not isinstance(values_R, Tensor) or values_R.dim() not in (3, 4) or values_R.numel() == 0:
+        raise ValueError(f"values_R must be a non-empty tensor (B, V, h', w'), got {_shape(values_R)}")
+    if values_R.dim() == 3:
+        values_R = values_R.unsqueeze(0)
+    if values_R.shape[0] != F_R.shape[0] or values_R.shape[-2:] != F_R.shape[-2:]:
+        raise ValueError(f"values_R {tuple(values_R.shape)} must share batch and grid with F_R {tuple(F_R.shape)}")
+    if not isinstance(tau, (int, float)) or isinstance(tau, bool) or not tau > 0:
+        raise ValueError(f"tau must be a positive number, got {tau!r}")
+    B, _, h, w = F_T.shape
+    ft = F.normalize(F_T.flatten(2), dim=1, eps=EPS)
+    fr = F.normalize(F_R.flatten(2), dim=1, eps=EPS)
+    vals = values_R.flatten(2).to(F_T.dtype)  # (B, V, M)
+    out, conf = [], []
+    for b in range(B):
+        ob, cb = [], []
+        for i in range(0, h * w, chunk):
+            s = ft[b, :, i:i + chunk].T @ fr[b]  # (k, M)
+            ob.append(torch.softmax(s / tau, dim=1) @ vals[b].T)  # (k, V)
+            cb.append(s.amax(dim=1))
+        out.append(torch.cat(ob).T)
+        conf.append(torch.cat(cb))
+    return torch.stack(out).view(B, -1, h, w), torch.stack(conf).view(B, h, w)
+
+
+# ---------------------------------------------------------------------------------------------- the whole sub-net
+class Matched(NamedTuple):
+    """Output of :func:`match`: pixel fields phi_T->R, phi_R->T, R'_ab, the 2 L maps and the 13-ch input."""
+
+    phi_TR: Tensor
+    phi_RT: Tensor
+    R_ab_warped: Tensor
+    sims: Tensor
+    net_input: Tensor
+
+
+@torch.no_grad()
+def match(model, T_L: Tensor, R_L: Tensor, R_ab: Tensor, layers: Sequence[str] | None = None,
+          field_layer: str = FIELD_LAYER, chunk: int = DEFAULT_CHUNK, normalization: str = "dec",
+          method: str = "exact", iters: int = 5) -> Matched:
+    """The similarity sub-net end to end: gray-VGG pyramids of T_L and R_L (B, 1, H, W), the fields
+    phi_T->R and phi_R->T upsampled to pixels, R'_ab = warp(R_ab, phi_T->R), the maps and the colornet input.
+
+    method "exact": exact cosine NN on ``field_layer`` (default relu3_1). method "patchmatch": DEC's route,
+    :func:`coarse_to_fine` PatchMatch relu5_1 -> relu2_1 (``iters`` per layer; ``field_layer`` ignored),
+    the relu2_1 field upsampled x2.
+    """
+    from .features import DEC_LAYERS
+
+    if method not in ("exact", "patchmatch"):
+        raise ValueError(f"method must be 'exact' or 'patchmatch', got {method!r}")
+    layers = tuple(DEC_LAYERS if layers is None else layers)
+    pm_layers = ("relu5_1", "relu4_1", "relu3_1", "relu2_1")
+    extra = (field_layer,) if method == "exact" else pm_layers
+    fT = model(T_L, layers + tuple(k for k in extra if k not in layers))
+    fR = model(R_L, tuple(fT))
+    if method == "exact":
+        c = bidirectional(fT[field_layer], fR[field_layer], chunk)
+        phi_TR, phi_RT = c.phi_TR, c.phi_RT
+    else:
+        field_layer = pm_layers[-1]
+        phi_TR = coarse_to_fine(fT, fR, pm_layers, iters=iters)[field_layer]
+        phi_RT = coarse_to_fine(fR, fT, pm_layers, iters=iters)[field_layer]
+    s = model.stride(field_layer)
+    size_T, size_R = tuple(T_L.shape[-2:]), tuple(R_L.shape[-2:])
+    phi_TR = upsample_field(phi_TR, s, size_T, size_R)
+    phi_RT = upsample_field(phi_RT, s, size_R, size_T)
+    sims = similarity_maps({k: fT[k] for k in layers}, {k: fR[k] for k in layers}, phi_TR, phi_RT)
+    R_ab_w = warp(R_ab.to(device=sims.device, dtype=sims.dtype), phi_TR)
+    net_in = colornet_input(T_L.to(device=sims.device, dtype=sims.dtype), R_ab_w, sims, normalization)
+    return Matched(phi_TR, phi_RT, R_ab_w, sims, net_in)
+
+
+# ---------------------------------------------------------------------------------------------- PatchMatch
+def patch_descriptors(feats: Tensor, patch: int) -> Tensor:
+    """Features (B, C, h, w), L2-normalised here -> patch descriptors (B, C patch^2, h, w): the
+    patch x patch neighbourhood stacked (edges replicated) and divided by patch, so that
+    <D_T(p), D_R(q)> = mean over offsets d of <f_T(p + d), f_R(q + d)> = minus DIA's patch distance."""
+    if isinstance(patch, bool) or not isinstance(patch, int) or patch < 1 or patch % 2 == 0:
+        raise ValueError(f"patch must be a positive odd int, got {patch!r}")
+    f = F.normalize(feats, dim=1, eps=EPS)
+    r = patch // 2
+    h, w = f.shape[-2:]
+    padded = F.pad(f, (r, r, r, r), mode="replicate") if r else f
+    parts = [padded[..., dy:dy + h, dx:dx + w] for dy in range(patch) for dx in range(patch)]
+    return torch.cat(parts, dim=1) / patch
+
+
+def _score(D_T: Tensor, D_R: Tensor, phi: Tensor) -> Tensor:
+    """Patch similarity (B, h, w) of every target position p with phi(p)."""
+    B, K = D_R.shape[:2]
+    w_R = D_R.shape[-1]
+    idx = (phi[:, 0] * w_R + phi[:, 1]).flatten(1)[:, None, :].expand(B, K, -1)
+    picked = D_R.flatten(2).gather(2, idx).view_as(D_T)
+    return (D_T * picked).sum(1)
+
+
+@torch.no_grad()
+def patchmatch(F_T: Tensor, F_R: Tensor, patch: int = 3, iters: int = 5, radius: int | None = None,
+               init: Tensor | None = None, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """PatchMatch (Barnes et al. 2009) on one layer, vectorised: an approximate phi_T->R maximising the
+    patch similarity of :func:`patch_descriptors` (DIA's patch distance, negated).
+
+    Each iteration: propagation (every position p tries phi(p + e) - e for e = +-j along y and x,
+    j = ..., 4, 2, 1, all positions at once: a jump-flooding sweep instead of DIA's sequential scan, so
+    that a good match spreads across the grid in one iteration) then random search (phi(p) + a uniform
+    offset in [-r, r], r = radius, radius/2, ..., 1; default radius = max(h', w') / 2). ``init`` is a field
+    (B, 2, h, w) into R, e.g. the coarser layer's field upsampled by :func:`upsample_field` with stride 2;
+    without it the field starts uniformly random (seeded). Returns phi (B, 2, h, w) int64 and the patch
+    similarity (B, h, w). Deviation: DIA also matches the "reconstructed" features and uses 10 iterations.
+    """
+    F_T, F_R = _pair(F_T, F_R)
+    if isinstance(iters, bool) or not isinstance(iters, int) or iters < 0:
+        raise ValueError(f"iters must be a non-negative int, got {iters!r}")
+    B, _, h, w = F_T.shape
+    h_R, w_R = F_R.shape[-2:]
+    D_T, D_R = patch_descriptors(F_T, patch), patch_descriptors(F_R, patch)
+    g = torch.Generator(device=F_T.device).manual_seed(seed)
+    high = torch.tensor([h_R - 1, w_R - 1], device=F_T.device).view(1, 2, 1, 1)
+    if init is None:
+        phi = (torch.rand(B, 2, h, w, generator=g, device=F_T.device) * (high + 1)).long().minimum(high)
+    else:
+        phi = check_field(init, "init", batch=B, size=(h, w), target=(h_R, w_R)).to(F_T.device).clone()
+    best = _score(D_T, D_R, phi)
+    radius = max(h_R, w_R) // 2 if radius is None else int(radius)
+    if radius < 1:
+        raise ValueError(f"radius must be >= 1, got {radius}")
+
+    def consider(candidate: Tensor) -> None:
+        nonlocal phi, best
+        candidate = torch.minimum(candidate.clamp_min(0), high)
+        score = _score(D_T, D_R, candidate)
+        better = score > best
+        phi = torch.where(better[:, None], candidate, phi)
+        best = torch.where(better, score, best)
+
+    jumps = [2**k for k in range(max(h, w).bit_length() - 1, -1, -1)]  # ..., 4, 2, 1
+    for _ in range(iters):
+        for jump in jumps:
+            for dim, step in ((2, jump), (2, -jump), (3, jump), (3, -jump)):
+                if abs(step) >= phi.shape[dim]:
+                    continue
+                # candidate for p from n = p + e: phi(n) - e (positions whose n falls outside keep phi(p))
+                candidate = torch.roll(phi, shifts=-step, dims=dim)
+                e = torch.zeros(1, 2, 1, 1, dtype=torch.long, device=phi.device)
+                e[0, dim - 2] = step
+                candidate = candidate - e
+                edge = [slice(None)] * 4
+                edge[dim] = slice(-step, None) if step > 0 else slice(0, -step)
+                candidate[tuple(edge)] = phi[tuple(edge)]
+                consider(candidate)
+        r = radius
+        while r >= 1:
+            offset = torch.randint(-r, r + 1, (B, 2, h, w), generator=g, device=phi.device)
+            consider(phi + offset)
+            r //= 2
+    return phi, best
+
+
+PATCH_SIZES = {"relu5_1": 3, "relu4_1": 3, "relu3_1": 3, "relu2_1": 5, "relu1_1": 5}  # DIA's, coarse to fine
+
+
+def coarse_to_fine(feats_T: Mapping[str, Tensor], feats_R: Mapping[str, Tensor],
+                   layers: Sequence[str] = ("relu5_1", "relu4_1", "relu3_1", "relu2_1"),
+                   iters: int = 5, seed: int = 0) -> dict[str, Tensor]:
+    """PatchMatch per layer from coarse to fine, each layer initialised by the coarser field upsampled x2
+    (:func:`upsample_field`); DEC stops at relu2_1. Layers must halve in size from one to the next.
+    Patch sizes from ``PATCH_SIZES`` (3 for unknown names). Returns {layer: phi_T->R at that layer}."""
+    if not isinstance(feats_T, Mapping) or not isinstance(feats_R, Mapping):
+        raise ValueError("feats_T and feats_R must be dicts layer name -> features (B, C, h, w)")
+    missing = [k for k in layers if k not in feats_T or k not in feats_R]
+    if missing or not layers:
+        raise ValueError(f"layers {missing or list(layers)} are missing from the feature pyramids")
+    _check_pyramids({k: feats_T[k] for k in layers}, {k: feats_R[k] for k in layers})
+    fields: dict[str, Tensor] = {}
+    phi = None
+    for layer in layers:
+        ft, fr = _pair(feats_T[layer], feats_R[layer])
+        init = None
+        if phi is not None:
+            init = upsample_field(phi, 2, tuple(ft.shape[-2:]), tuple(fr.shape[-2:]))
+        radius = max(fr.shape[-2:]) // 2 if phi is None else 4
+        phi, _ = patchmatch(ft, fr, patch=PATCH_SIZES.get(layer, 3), iters=iters, radius=radius, init=init,
+                            seed=seed)
+        fields[layer] = phi
+    return fields
