@@ -13,6 +13,7 @@ from torch import Tensor
 from . import scenes
 from .color import lab_to_rgb, rgb_to_lab
 from .features import GrayVGG
+from .matching import exact_nn, warp
 from .photos import resize_short_side
 from .train import heldout_seed
 
@@ -21,36 +22,24 @@ DEFAULT_LAYER = "relu3_1"
 
 @torch.no_grad()
 def nearest_neighbours(model: GrayVGG, target_L: Tensor, reference_L: Tensor, layer: str = DEFAULT_LAYER) -> Tensor:
-    """For each target pixel p, the reference pixel q (flat index y * W_R + x) with the most similar features.
+    """phi_T->R at pixel resolution: for each target pixel, the reference pixel with the most similar features.
 
     F = features of ``layer`` computed from L only, upsampled bilinearly to pixel resolution
-    (align_corners=False; as DEC samples every layer at every pixel) and L2-normalised over channels:
+    (align_corners=False; as DEC samples every layer at every pixel), compared by cosine similarity:
 
-        nn(p) = argmax_q  <F_T(p), F_R(q)>      (cosine similarity; a brute-force phi_T->R)
+        phi_T->R(p) = argmax_q  cos(F_T(p), F_R(q))       (matching.exact_nn over all pixels q)
 
-    target_L (B, 1, H, W) and reference_L (B, 1, H_R, W_R) are L* images; returns (B, H, W) int64.
-    Memory grows as H W H_R W_R: meant for small images (64 x 64 scenes, photos at ~64 px).
+    target_L (B, 1, H, W) and reference_L (B, 1, H_R, W_R) are L* images; returns the field (B, 2, H, W)
+    of (y, x) pixel indices into R (the convention of :mod:`reprolib.matching`).
     """
     if target_L.shape[0] != reference_L.shape[0]:
         raise ValueError(f"target and reference batches differ: {target_L.shape[0]} and {reference_L.shape[0]}")
 
     def pixel_features(L: Tensor) -> Tensor:
-        f = F.interpolate(model(L, [layer])[layer], size=L.shape[-2:], mode="bilinear", align_corners=False)
-        return F.normalize(f.flatten(2), dim=1)
+        return F.interpolate(model(L, [layer])[layer], size=L.shape[-2:], mode="bilinear", align_corners=False)
 
-    ft, fr = pixel_features(target_L), pixel_features(reference_L)
-    return torch.bmm(ft.transpose(1, 2), fr).argmax(dim=2).view(target_L.shape[0], *target_L.shape[-2:])
-
-
-def warp(values: Tensor, nn: Tensor) -> Tensor:
-    """Warp a per-pixel quantity of the reference with a nearest-neighbour field: out(p) = values(nn(p)).
-
-    values (B, C, H', W') of R (e.g. R_ab, giving R'_ab), nn (B, H, W) flat indices into H' x W';
-    returns (B, C, H, W).
-    """
-    B, C = values.shape[:2]
-    idx = nn.flatten(1)[:, None, :].expand(B, C, -1)
-    return values.flatten(2).gather(2, idx).view(B, C, *nn.shape[1:])
+    phi, _ = exact_nn(pixel_features(target_L), pixel_features(reference_L))
+    return phi
 
 
 @torch.no_grad()

@@ -11,7 +11,7 @@ from torch import Tensor
 
 from .color import lab_to_rgb, rgb_to_lab
 from .labstudy import RAMPS, ab_plane, step_sizes
-from .metrics import warp
+from .matching import warp
 
 
 # Diverging colour maps for the chrominance channels: a* from green to magenta-red, b* from blue to yellow.
@@ -101,8 +101,8 @@ def feature_maps(features: dict[str, Tensor], channels: int = 4) -> Figure:
 
 
 def nn_label_transfer(target, reference, matches: dict[str, Tensor], num_classes: int) -> Figure:
-    """Per pair (rows): target, reference, target classes, and for each matcher the classes and the
-    reference colours found at each target pixel's nearest neighbour (T_L with R_ab warped by nn)."""
+    """Per pair (rows): target, reference, target classes, and for each matcher (a field phi_T->R at pixel
+    resolution, (B, 2, H, W)) the classes and the reference colours it finds (T_L with R'_ab)."""
     n = len(target)
     cols = 3 + 2 * len(matches)
     fig, axes = plt.subplots(n, cols, figsize=(1.7 * cols, 1.8 * n), constrained_layout=True, squeeze=False)

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from reprolib import features, metrics, photos, scenes
+from reprolib import features, matching, metrics, photos, scenes
 
 
 @pytest.fixture(scope="module")
@@ -9,28 +9,19 @@ def small():
     return features.grayvgg_small()
 
 
-def test_warp_gathers_reference_values():
-    values = torch.arange(2 * 3 * 4, dtype=torch.float32).view(1, 2, 3, 4)
-    nn = torch.tensor([[[0, 11], [5, 6]]])  # target 2 x 2 -> flat reference indices
-    out = metrics.warp(values, nn)
-    assert out.shape == (1, 2, 2, 2)
-    assert out[0, 0].tolist() == [[0.0, 11.0], [5.0, 6.0]]
-    assert out[0, 1].tolist() == [[12.0, 23.0], [17.0, 18.0]]
-
-
 def test_nearest_neighbour_of_an_image_with_itself_is_mostly_itself(small):
     scene = scenes.sample_scenes(3, 2)
-    nn = metrics.nearest_neighbours(small, scene.L, scene.L)
-    identity = torch.arange(64 * 64).view(1, 64, 64)
+    phi = metrics.nearest_neighbours(small, scene.L, scene.L)
+    assert phi.shape == (2, 2, 64, 64)
     # ties on flat texture may pick another pixel with the same features, almost always of the same class
-    assert (metrics.warp(scene.labels[:, None], nn)[:, 0] == scene.labels).float().mean() > 0.99
-    assert (nn == identity).float().mean() > 0.8
+    assert (matching.warp(scene.labels[:, None], phi)[:, 0] == scene.labels).float().mean() > 0.99
+    assert (phi == matching.identity_field(64, 64)).all(dim=1).float().mean() > 0.8
 
 
 def test_nearest_neighbours_other_size_and_batch_mismatch(small):
     t, r = torch.rand(1, 1, 32, 48) * 100, torch.rand(1, 1, 40, 24) * 100
-    nn = metrics.nearest_neighbours(small, t, r)
-    assert nn.shape == (1, 32, 48) and int(nn.max()) < 40 * 24
+    phi = metrics.nearest_neighbours(small, t, r)
+    assert phi.shape == (1, 2, 32, 48) and int(phi[:, 0].max()) < 40 and int(phi[:, 1].max()) < 24
     with pytest.raises(ValueError, match="batches differ"):
         metrics.nearest_neighbours(small, t, torch.rand(2, 1, 40, 24))
 
