@@ -2,7 +2,6 @@ import json
 import subprocess
 import sys
 
-import pytest
 
 from reprolib import reproduce as rep
 from reprolib.__main__ import main
