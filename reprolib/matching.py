@@ -41,6 +41,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .features import DEC_LAYERS
+
 FIELD_LAYER = "relu3_1"  # the layer whose exact nearest neighbours give phi (DEC: PatchMatch down to relu2_1)
 DEFAULT_CHUNK = 4096  # target positions per similarity block: block memory = chunk x h_R w_R floats
 NORMALIZATIONS = ("dec", "unit")
@@ -362,8 +364,6 @@ def match(model, T_L: Tensor, R_L: Tensor, R_ab: Tensor, layers: Sequence[str] |
     :func:`coarse_to_fine` PatchMatch relu5_1 -> relu2_1 (``iters`` per layer; ``field_layer`` ignored),
     the relu2_1 field upsampled x2.
     """
-    from .features import DEC_LAYERS
-
     if method not in ("exact", "patchmatch"):
         raise ValueError(f"method must be 'exact' or 'patchmatch', got {method!r}")
     layers = tuple(DEC_LAYERS if layers is None else layers)
