@@ -1,0 +1,277 @@
+"""End to end: the exemplar picker page, served by Voila and used in a real headless Chromium.
+
+A widget can pass every Python test and still show nothing in a browser. This test does what a reader
+does: it opens the page that `make picker` serves, waits for the slider, moves it to the next exemplar
+with the keyboard, and checks that the picture on the page changes. The kernel behind the page does the
+work; the browser only shows it.
+
+Needs Debian's `chromium` (or `$REPROLIB_CHROMIUM`), Voila and Playwright's Python package (the `test`
+extra); Playwright drives the installed Chromium and never downloads a browser of its own. Skipped with
+the reason when one of them is missing. Screenshots go to `$REPROLIB_ARTEFACTS/browser` (default
+`build/browser`).
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOK = REPO / "app" / "exemplar_picker.ipynb"
+ARTEFACTS = Path(os.environ.get("REPROLIB_ARTEFACTS", REPO / "build")) / "browser"
+
+SERVER_START_S = 60  # Voila listening on its port
+PAGE_READY_S = 180  # kernel started, notebook executed, slider rendered (first panel computed)
+RESULT_CHANGE_S = 120  # one recomputation of the panel after the slider moved
+
+# Chromium has no internet here, and a test must not call out anyway: every feature that talks to a
+# server of its own on start or in the background is switched off. The last flag is the backstop:
+# any host name but the loopback one fails to resolve, so a feature that a later Chromium adds cannot
+# leave the machine either. The test also reads Chromium's net log and fails on any request that is
+# not for the loopback server.
+NO_CALLING_OUT = [
+    "--disable-background-networking",  # extension updates, safe-browsing lists, translate, UMA, ...
+    "--disable-component-update",  # no downloads of the components listed at chrome://components
+    "--disable-sync",  # no account sync
+    "--disable-default-apps",  # no default apps installed on first run
+    "--disable-extensions",  # no extensions (and none of their update checks)
+    "--disable-component-extensions-with-background-pages",  # built-in extensions --disable-extensions misses
+    "--no-first-run",  # no first-run tasks (welcome page, import, search-engine choice)
+    "--no-default-browser-check",  # no default-browser prompt
+    "--disable-domain-reliability",  # no Domain Reliability beacons
+    "--disable-client-side-phishing-detection",  # no phishing model download
+    "--disable-breakpad",  # no crash reports
+    "--metrics-recording-only",  # UMA metrics recorded locally, never uploaded
+    "--no-pings",  # no hyperlink-auditing pings
+    "--disable-quic",  # no QUIC probes
+    # Features that fetch hints, models, time or media routes: optimisation-guide hints and models,
+    # the network time service, Cast/DIAL media routing (discovery on the LAN), translate,
+    # certificate-transparency log lists, autofill server queries, search preconnects and AI-mode checks.
+    "--disable-features=OptimizationHints,OptimizationHintsFetching,OptimizationGuideModelDownloading,"
+    "NetworkTimeServiceQuerying,MediaRouter,DialMediaRouteProvider,Translate,"
+    "CertificateTransparencyComponentUpdater,AutofillServerCommunication,PreconnectToSearch,AimEnabled",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
+]
+HEADLESS = [
+    "--headless",  # no screen
+    "--disable-gpu",  # no GPU: software rendering, no GPU probing
+    "--disable-dev-shm-usage",  # /dev/shm may be tiny in containers
+    "--hide-scrollbars",  # screenshots without scrollbars
+    "--mute-audio",
+    "--force-color-profile=srgb",  # screenshots in sRGB whatever the machine's colour profile
+    "--window-size=1200,900",
+]
+if hasattr(os, "geteuid") and os.geteuid() == 0:
+    HEADLESS.append("--no-sandbox")  # Chromium's sandbox refuses to run as root (CI runs as root)
+
+
+def _chromium() -> str | None:
+    """The Chromium to drive: $REPROLIB_CHROMIUM, else Debian's `chromium` on PATH."""
+    path = os.environ.get("REPROLIB_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    return path if path and os.access(path, os.X_OK) else None
+
+
+def _requirements():
+    """Skip (with the reason) unless Chromium, Voila, Playwright and the picker page are all here."""
+    chromium = _chromium()
+    if chromium is None:
+        pytest.skip("no Chromium: `apt-get install chromium` (Debian) or set REPROLIB_CHROMIUM to its path")
+    pytest.importorskip("voila", reason="Voila is not installed: pip install -e '.[test]'")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed: pip install -e '.[test]'")
+    if not NOTEBOOK.is_file():
+        pytest.skip(f"the picker page {NOTEBOOK.relative_to(REPO)} is missing")
+    return chromium, sync_api
+
+
+def _free_port() -> int:
+    """A loopback port that nothing listens on now (Voila is told not to try another one)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop the server, its process group and every process it started (kernels run in sessions of their own)."""
+    import psutil
+
+    try:
+        family = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        family = []
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)  # Voila shuts its kernels down on SIGTERM
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=15)
+    _, alive = psutil.wait_procs(family, timeout=5)
+    for p in alive:
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(alive, timeout=5)
+
+
+@pytest.fixture
+def picker_server(tmp_path):
+    """Voila serving app/exemplar_picker.ipynb on a free loopback port; yields the page's URL."""
+    port = _free_port()
+    env = dict(os.environ)
+    env["JUPYTER_RUNTIME_DIR"] = str(tmp_path / "runtime")  # connection files stay out of ~
+    log = open(tmp_path / "voila.log", "wb")
+    cmd = [
+        sys.executable, "-m", "voila", str(NOTEBOOK),
+        "--no-browser",
+        "--Voila.ip=127.0.0.1",
+        f"--port={port}",
+        "--Voila.port_retries=0",
+        "--VoilaConfiguration.show_tracebacks=True",
+    ]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def server_log() -> str:
+        log.flush()
+        return (tmp_path / "voila.log").read_text(errors="replace")[-4000:]
+
+    try:
+        deadline = time.monotonic() + SERVER_START_S
+        while not _listening(port):
+            if proc.poll() is not None:
+                pytest.fail(f"Voila exited with code {proc.returncode}:\n{server_log()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"Voila did not listen on port {port} within {SERVER_START_S} s:\n{server_log()}")
+            time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}/", server_log
+    finally:
+        _stop(proc)
+        log.close()
+
+
+def _pixels(png: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)
+
+
+def _net_log(netlog: Path) -> tuple[dict, list]:
+    """Chromium's net log: (event type names by number, events)."""
+    text = netlog.read_text(errors="replace")
+    try:
+        log = json.loads(text)
+    except ValueError:  # a log cut short at exit: keep its complete events (one a line)
+        log = json.loads(text[: text.rindex("},\n") + 1] + "]}")
+    names = {number: name for name, number in log["constants"]["logEventTypes"].items()}
+    return names, log["events"]
+
+
+def _loopback(address: str) -> bool:
+    host = address.rsplit(":", 1)[0].strip("[]")
+    return host == "::1" or host.startswith("127.")
+
+
+def _left_the_machine(netlog: Path) -> list[str]:
+    """Non-loopback addresses that Chromium connected to over TCP or sent UDP bytes to."""
+    names, events = _net_log(netlog)
+    out, udp_peer = set(), {}
+    for event in events:
+        kind, params = names.get(event["type"]), event.get("params") or {}
+        if kind == "TCP_CONNECT_ATTEMPT" and "address" in params and not _loopback(params["address"]):
+            out.add(params["address"])
+        elif kind == "UDP_CONNECT" and "address" in params:
+            udp_peer[event["source"]["id"]] = params["address"]  # a connect() alone sends nothing
+        elif kind == "UDP_BYTES_SENT":
+            address = params.get("address") or udp_peer.get(event["source"]["id"], "")
+            if not _loopback(address):
+                out.add(address)
+    return sorted(out)
+
+
+def _names_refused(netlog: Path) -> list[str]:
+    """Host names that a request asked for and the resolver rule refused (what the flags did not stop)."""
+    names, events = _net_log(netlog)
+    hosts = set()
+    for event in events:
+        url = (event.get("params") or {}).get("url")
+        if names.get(event["type"]) == "URL_REQUEST_START_JOB" and isinstance(url, str):
+            host = urlsplit(url).hostname
+            if url.startswith(("http:", "https:", "ws:", "wss:")) and host not in ("127.0.0.1", "localhost"):
+                hosts.add(host)
+    return sorted(hosts)
+
+
+def test_moving_the_slider_changes_the_picture(picker_server, tmp_path):
+    chromium, sync_api = _requirements()
+    url, server_log = picker_server
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    netlog = tmp_path / "netlog.json"
+    args = NO_CALLING_OUT + HEADLESS + [
+        f"--user-data-dir={tmp_path / 'profile'}",  # a new empty profile
+        f"--log-net-log={netlog}",
+        "--remote-debugging-pipe",  # how Playwright talks to it
+        "--no-startup-window",
+    ]
+    with sync_api.sync_playwright() as pw:
+        # ignore_default_args: the command line is exactly the list above, nothing added by the driver
+        browser = pw.chromium.launch(executable_path=chromium, ignore_default_args=True, args=args)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.goto(url, timeout=PAGE_READY_S * 1000)
+
+            slider = page.locator(".widget-slider", has=page.locator(".widget-label", has_text="exemplar"))
+            try:
+                slider.wait_for(state="visible", timeout=PAGE_READY_S * 1000)
+            except sync_api.TimeoutError:
+                page.screenshot(path=ARTEFACTS / "exemplar_picker_failed.png", full_page=True)
+                pytest.fail(f"no 'exemplar' slider on the page after {PAGE_READY_S} s; Voila said:\n{server_log()}")
+            image = page.locator("img.widget-image")
+            sync_api.expect(image).to_have_count(1)
+            image.evaluate("img => img.decode()")  # the first panel is loaded and decoded
+            assert image.evaluate("img => img.naturalWidth * img.naturalHeight") > 0, "the picker shows an empty image"
+
+            handle = slider.locator(".noUi-handle")
+            value_before = handle.get_attribute("aria-valuenow")
+            src_before = image.get_attribute("src")
+            shot_before = image.screenshot()
+            page.screenshot(path=ARTEFACTS / "exemplar_picker_before.png", full_page=True)
+            assert _pixels(shot_before).std() > 1.0, "the picker's first picture is blank"
+
+            handle.focus()
+            handle.press("ArrowRight")  # the next exemplar, as a reader does with the keyboard
+            sync_api.expect(handle).not_to_have_attribute("aria-valuenow", value_before)
+            # The kernel recomputes the panel and sends a new PNG; the page swaps the image's source.
+            sync_api.expect(image).not_to_have_attribute("src", src_before, timeout=RESULT_CHANGE_S * 1000)
+            image.evaluate("img => img.decode()")
+            shot_after = image.screenshot()
+            page.screenshot(path=ARTEFACTS / "exemplar_picker.png", full_page=True)
+        finally:
+            browser.close()
+
+    before, after = _pixels(shot_before), _pixels(shot_after)
+    assert after.std() > 1.0, "the picker's picture went blank after moving the slider"
+    changed = before.shape != after.shape or float(np.abs(before - after).mean()) > 1.0
+    assert changed, "moving the slider to another exemplar did not change the picture on the page"
+    (ARTEFACTS / "hosts_refused.txt").write_text("".join(f"{h}\n" for h in _names_refused(netlog)))
+    left = _left_the_machine(netlog)
+    assert not left, f"Chromium connected or sent data beyond the loopback interface: {left}"
