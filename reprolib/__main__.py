@@ -36,6 +36,32 @@ def _train_grayvgg(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_colornet(args: argparse.Namespace) -> int:
+    import json
+    import shlex
+    from pathlib import Path
+
+    from .colortrain import train_colornet
+    from .files import atomic_write_text
+
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise FileExistsError(f"{out} already exists; pass --force to replace it (the old file stays until the run ends)")
+    metrics = train_colornet(out, steps=args.steps, mode=args.mode, batch_size=args.batch_size, seed=args.seed,
+                             size=args.size, width=args.width, lr=args.lr, pool=args.pool, eval_n=args.eval_n,
+                             resume=not args.no_resume,
+                             progress=not args.no_progress)
+    if "sha256" not in metrics:  # a rank > 0 of a torchrun launch: rank 0 writes and reports
+        return 0
+    command = "python -m reprolib " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    record = {"file": str(out), "command": command, **metrics, "bytes": out.stat().st_size}
+    atomic_write_text(out.with_suffix(".json"), json.dumps(record, indent=2) + "\n")
+    print(f"wrote {out} and {out.with_suffix('.json')}: held-out CIEDE2000 {metrics.get('heldout_delta_e2000')} "
+          f"(R'_ab alone {metrics.get('heldout_delta_e2000_warped_reference')}) after {metrics['steps']} steps "
+          f"in {metrics['seconds']} s")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m reprolib", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -57,6 +83,27 @@ def build_parser() -> argparse.ArgumentParser:
     gv.add_argument("--force", action="store_true", help="replace an existing --out file")
     gv.add_argument("--no-progress", action="store_true", help="no progress bar")
     gv.set_defaults(run=_train_grayvgg)
+
+    cn = train.add_parser("colornet", help="the colorization sub-net on synthetic pairs (torchrun for several processes)")
+    cn.add_argument("--out", default="checkpoints/colornet_small.pt",
+                    help="final checkpoint; its provenance goes to the same name with .json (default: %(default)s)")
+    cn.add_argument("--mode", choices=("full", "chrominance_only", "l1_auto"), default="full",
+                    help="both branches alternated, the chrominance branch only, or the automatic L1 baseline "
+                         "(default: %(default)s)")
+    cn.add_argument("--steps", type=int, default=800, help="optimiser steps (default: %(default)s)")
+    cn.add_argument("--batch-size", type=int, default=16, help="pairs per step, over all processes (default: %(default)s)")
+    cn.add_argument("--seed", type=int, default=0, help="seed of the model and the data stream (default: %(default)s)")
+    cn.add_argument("--size", type=int, default=64, help="scene size in pixels (default: %(default)s)")
+    cn.add_argument("--width", type=float, default=0.125, help="width multiplier of the paper's net (default: %(default)s)")
+    cn.add_argument("--lr", type=float, default=1e-3, help="peak Adam learning rate (default: %(default)s)")
+    cn.add_argument("--pool", type=int, default=None,
+                    help="reuse this many distinct data batches, matched once and kept in memory (default: fresh pairs every step)")
+    cn.add_argument("--eval-n", type=int, default=200,
+                    help="held-out pairs for the final CIEDE2000 (0: skip; default: %(default)s)")
+    cn.add_argument("--no-resume", action="store_true", help="start over even if an interrupted run left a state file")
+    cn.add_argument("--force", action="store_true", help="replace an existing --out file")
+    cn.add_argument("--no-progress", action="store_true", help="no progress bar")
+    cn.set_defaults(run=_train_colornet)
     return parser
 
 

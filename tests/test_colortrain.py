@@ -1,0 +1,131 @@
+"""Training the colorization sub-net (reprolib.colortrain): branches, data, learning, resume, DDP, CLI."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from reprolib import colortrain as ct
+from reprolib import losses, matching, scenes
+from reprolib.__main__ import main
+from reprolib.colornet import ColorNet, load_colornet
+from reprolib.features import grayvgg_small
+from reprolib.train import state_path
+
+REPO = Path(__file__).resolve().parent.parent
+TINY = dict(batch_size=4, size=32, eval_n=0, progress=False)
+
+
+@pytest.fixture(scope="module")
+def batch():
+    target, reference = scenes.sample_pairs(11, 3, 32)
+    return target, reference, ct.pair_batch(grayvgg_small(), target, reference)
+
+
+def test_branches_alternate_and_share_data():
+    assert [ct.branch_of("full", s) for s in range(4)] == ["chrominance", "perceptual"] * 2
+    assert [ct.data_index("full", s, None) for s in range(4)] == [0, 0, 1, 1]
+    assert ct.branch_of("chrominance_only", 5) == "chrominance" and ct.branch_of("l1_auto", 5) == "l1_auto"
+    assert [ct.data_index("l1_auto", s, 3) for s in range(5)] == [0, 1, 2, 0, 1]
+
+
+def test_pair_batch_builds_t_prime_and_ground_truth(batch):
+    target, reference, b = batch
+    m = matching.match(grayvgg_small(), target.L, reference.L, reference.ab)
+    round_trip = matching.warp(m.phi_RT, m.phi_TR)
+    assert torch.equal(b.T_ab_warped, matching.warp(target.ab, round_trip))  # T_ab(phi_R->T(phi_T->R(p)))
+    assert torch.equal(b.R_ab_warped, m.R_ab_warped)
+    assert torch.equal(b.GT_ab, scenes.ground_truth(target, reference).ab)
+    # T'_ab carries the target's own colours only: every value is one of T_ab's (per image)
+    for i in range(len(target)):
+        own = {tuple(v) for v in target.ab[i].flatten(1).T.tolist()}
+        assert {tuple(v) for v in b.T_ab_warped[i].flatten(1).T.tolist()} <= own
+    x = ct.branch_input(b, "chrominance")
+    assert x.shape == (3, 13, 32, 32) and torch.equal(x[:, 11:], b.T_ab_warped)
+    assert torch.equal(ct.branch_input(b, "perceptual")[:, 11:], b.R_ab_warped)
+    assert torch.equal(ct.branch_input(b, "l1_auto"), target.L - 50)
+
+
+def test_a_few_steps_reduce_the_loss(tmp_path, batch):
+    out = tmp_path / "c.pt"
+    ct.train_colornet(out, steps=25, mode="chrominance_only", pool=1, lr=3e-3, seed=1, **TINY)
+    target, reference = scenes.sample_pairs(ct.train_data_seed(1, 0), 4, 32)
+    b = ct.pair_batch(grayvgg_small(), target, reference)
+    torch.manual_seed(1)
+    before, after = ColorNet().eval(), load_colornet(out)
+    with torch.no_grad():
+        x = ct.branch_input(b, "chrominance")
+        l0, l1 = losses.chrominance_loss(before(x), b.T_ab), losses.chrominance_loss(after(x), b.T_ab)
+    assert l1 < 0.7 * l0, (l0, l1)
+
+
+def test_resume_is_bit_identical(tmp_path, monkeypatch):
+    kw = dict(steps=6, mode="full", pool=2, checkpoint_every=2, seed=3, **TINY)
+    ct.train_colornet(tmp_path / "a.pt", **kw)
+    calls = {"n": 0}
+    real = ct.PerceptualLoss.forward
+
+    def interrupt_late(self, P_ab, GT_ab):
+        calls["n"] += 1
+        if calls["n"] == 3:  # the perceptual step 5, after the checkpoint of step 4
+            raise KeyboardInterrupt
+        return real(self, P_ab, GT_ab)
+
+    monkeypatch.setattr(ct.PerceptualLoss, "forward", interrupt_late)
+    with pytest.raises(KeyboardInterrupt):
+        ct.train_colornet(tmp_path / "b.pt", **kw)
+    assert torch.load(state_path(tmp_path / "b.pt"), weights_only=True)["step"] == 5
+    monkeypatch.setattr(ct.PerceptualLoss, "forward", real)
+    metrics = ct.train_colornet(tmp_path / "b.pt", **kw)
+    assert metrics["resumed_from"] == 5 and not state_path(tmp_path / "b.pt").exists()
+    a, b = load_colornet(tmp_path / "a.pt"), load_colornet(tmp_path / "b.pt")
+    for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(va, vb), k
+
+
+def test_two_processes_match_one(tmp_path):
+    """torchrun with 2 gloo processes: ranks stay in sync and the result equals the 1-process run."""
+    args = ["train", "colornet", "--mode", "full", "--steps", "4", "--batch-size", "4", "--size", "32",
+            "--pool", "2", "--seed", "2", "--eval-n", "0", "--no-progress"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "reprolib",
+           *args, "--out", str(tmp_path / "ddp.pt")]
+    run = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    record = json.loads((tmp_path / "ddp.json").read_text())
+    assert record["world_size"] == 2 and record["ddp_weight_spread"] == 0.0  # both ranks end identical
+    assert main([*args, "--out", str(tmp_path / "one.pt")]) == 0
+    single = json.loads((tmp_path / "one.json").read_text())
+    for key in ("train_loss_chrominance", "train_loss_perceptual"):  # whole-batch losses, averaged over ranks
+        assert record[key] == pytest.approx(single[key], rel=1e-3)
+    # same result up to float rounding (which Adam's first steps amplify for near-zero gradients)
+    two, one = load_colornet(tmp_path / "ddp.pt"), load_colornet(tmp_path / "one.pt")
+    torch.manual_seed(2)
+    start = ColorNet(13).eval()
+    x = ct.branch_input(ct.pair_batch(grayvgg_small(), *scenes.sample_pairs(5, 2, 32)), "perceptual")
+    with torch.no_grad():
+        gap, moved = (two(x) - one(x)).abs().mean(), (start(x) - one(x)).abs().mean()
+    assert gap < 0.02 * moved, (gap, moved)
+
+
+def test_cli_refuses_to_overwrite(tmp_path, capsys):
+    out = tmp_path / "c.pt"
+    out.write_bytes(b"keep me")
+    assert main(["train", "colornet", "--out", str(out), "--steps", "1", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "--force" in err and len(err.strip().splitlines()) == 1
+    assert out.read_bytes() == b"keep me"
+    assert main(["train", "colornet", "--out", str(tmp_path / "d.pt"), "--steps", "1", "--batch-size", "0",
+                 "--no-progress"]) == 2
+
+
+def test_bad_settings():
+    with pytest.raises(ValueError, match="mode"):
+        ct.train_colornet("x.pt", steps=1, mode="auto")
+    with pytest.raises(ValueError, match=">= 1"):
+        ct.train_colornet("x.pt", steps=0)
