@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 OUT    ?= results
 
-.PHONY: install reproduce reproduce-quick test lab bench clean-venv
+.PHONY: install reproduce reproduce-quick test lab picker bench clean-venv
 
 install: $(STAMP)
 
@@ -26,6 +26,11 @@ test: $(STAMP)
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks
+
+# The exemplar picker as a web page on this machine only (the kernel behind it does the work).
+PICKER_PORT ?= 8866
+picker: $(STAMP)
+	$(VENV)/bin/voila app/exemplar_picker.ipynb --Voila.ip=127.0.0.1 --port=$(PICKER_PORT)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_color.py

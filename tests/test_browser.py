@@ -85,15 +85,26 @@ def _chromium() -> str | None:
     return path if path and os.access(path, os.X_OK) else None
 
 
-def _requirements():
-    """Skip (with the reason) unless Chromium, Voila, Playwright and the picker page are all here."""
+def _missing(reason: str):
+    """Skip with the reason; fail instead where $REPROLIB_REQUIRE_BROWSER is set (CI, which installs them)."""
+    if os.environ.get("REPROLIB_REQUIRE_BROWSER"):
+        pytest.fail(f"REPROLIB_REQUIRE_BROWSER is set but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def needs():
+    """Chromium's path and Playwright's sync API; skips (with the reason) when something is missing."""
     chromium = _chromium()
     if chromium is None:
-        pytest.skip("no Chromium: `apt-get install chromium` (Debian) or set REPROLIB_CHROMIUM to its path")
-    pytest.importorskip("voila", reason="Voila is not installed: pip install -e '.[test]'")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed: pip install -e '.[test]'")
+        _missing("no Chromium: `apt-get install chromium` (Debian) or set REPROLIB_CHROMIUM to its path")
+    try:
+        import voila  # noqa: F401
+        from playwright import sync_api
+    except ImportError as error:
+        _missing(f"{error.name} is not installed: pip install --constraint constraints.txt -e '.[test]'")
     if not NOTEBOOK.is_file():
-        pytest.skip(f"the picker page {NOTEBOOK.relative_to(REPO)} is missing")
+        _missing(f"the picker page {NOTEBOOK.relative_to(REPO)} is missing")
     return chromium, sync_api
 
 
@@ -137,7 +148,7 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @pytest.fixture
-def picker_server(tmp_path):
+def picker_server(needs, tmp_path):
     """Voila serving app/exemplar_picker.ipynb on a free loopback port; yields the page's URL."""
     port = _free_port()
     env = dict(os.environ)
@@ -221,8 +232,8 @@ def _names_refused(netlog: Path) -> list[str]:
     return sorted(hosts)
 
 
-def test_moving_the_slider_changes_the_picture(picker_server, tmp_path):
-    chromium, sync_api = _requirements()
+def test_moving_the_slider_changes_the_picture(needs, picker_server, tmp_path):
+    chromium, sync_api = needs
     url, server_log = picker_server
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
     netlog = tmp_path / "netlog.json"
