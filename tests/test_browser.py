@@ -28,7 +28,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "app" / "exemplar_picker.ipynb"
@@ -232,6 +231,7 @@ def _names_refused(netlog: Path) -> list[str]:
     return sorted(hosts)
 
 
+@pytest.mark.browser
 def test_moving_the_slider_changes_the_picture(needs, picker_server, tmp_path):
     chromium, sync_api = needs
     url, server_log = picker_server
@@ -286,3 +286,30 @@ def test_moving_the_slider_changes_the_picture(needs, picker_server, tmp_path):
     (ARTEFACTS / "hosts_refused.txt").write_text("".join(f"{h}\n" for h in _names_refused(netlog)))
     left = _left_the_machine(netlog)
     assert not left, f"Chromium connected or sent data beyond the loopback interface: {left}"
+
+
+def test_net_log_check_sees_traffic_beyond_loopback(tmp_path):
+    """The net-log check itself, on a made-up log cut short at exit as Chromium may leave it."""
+    types = {"TCP_CONNECT_ATTEMPT": 1, "UDP_CONNECT": 2, "UDP_BYTES_SENT": 3}
+
+    def event(kind, source, **params):
+        return json.dumps({"type": types[kind], "source": {"id": source, "type": 0}, "params": params})
+
+    def write(*events):
+        lines = [f'{{"constants": {{"logEventTypes": {json.dumps(types)}}},', '"events": [']
+        lines += [e + "," for e in events] + ['{"type": 1, "sour']  # the last event is cut off
+        path = tmp_path / "netlog.json"
+        path.write_text("\n".join(lines))
+        return path
+
+    quiet = write(
+        event("TCP_CONNECT_ATTEMPT", 1, address="127.0.0.1:8866"),
+        event("UDP_CONNECT", 2, address="[2001:db8::1]:443"),  # a route lookup: connect() sends nothing
+    )
+    assert _left_the_machine(quiet) == []
+    loud = write(
+        event("TCP_CONNECT_ATTEMPT", 1, address="192.0.2.7:443"),
+        event("UDP_CONNECT", 2, address="[2001:db8::1]:443"),
+        event("UDP_BYTES_SENT", 2, byte_count=40),
+    )
+    assert _left_the_machine(loud) == ["192.0.2.7:443", "[2001:db8::1]:443"]
