@@ -37,11 +37,13 @@ SERVER_START_S = 60  # Voila listening on its port
 PAGE_READY_S = 180  # kernel started, notebook executed, slider rendered (first panel computed)
 RESULT_CHANGE_S = 120  # one recomputation of the panel after the slider moved
 
-# Chromium has no internet here, and a test must not call out anyway: every feature that talks to a
-# server of its own on start or in the background is switched off. The last flag is the backstop:
-# any host name but the loopback one fails to resolve, so a feature that a later Chromium adds cannot
-# leave the machine either. The test also reads Chromium's net log and fails on any request that is
-# not for the loopback server.
+# Chromium has no internet here, and a test must not call out anyway: the features that talk to a server
+# of their own on start or in the background are switched off. Chromium 156 still asks for two names at
+# start whatever the flags (accounts.google.com/ListAccounts, and update.googleapis.com for the on-device
+# model manifest component), and Voila's page template links Font Awesome on cdn.jsdelivr.net. The last
+# flag is the backstop for those and for any feature a later Chromium adds: every host name but localhost
+# fails to resolve inside Chromium, before any DNS query. The test reads Chromium's net log, fails if
+# Chromium connected or sent anything beyond loopback, and lists the names it refused in hosts_refused.txt.
 NO_CALLING_OUT = [
     "--disable-background-networking",  # extension updates, safe-browsing lists, translate, UMA, ...
     "--disable-component-update",  # no downloads of the components listed at chrome://components
