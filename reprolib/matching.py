@@ -22,7 +22,8 @@ Where we deviate from the paper:
 
 * DEC computes the field by coarse-to-fine PatchMatch (Deep Image Analogy, DIA) over relu5_1 ... relu2_1 and
   upsamples the relu2_1 field x2. Our default (``match(method="exact")``) is the **exact** cosine nearest
-  neighbour of single positions (no patches) on ONE layer (``FIELD_LAYER = "relu3_1"``, stride 4), chunked
+  neighbour of single positions (no patches) on ONE layer (``PATCHMATCH_LAYERS = ("relu5_1", "relu4_1", "relu3_1")  # coarse to fine (DEC goes on to relu2_1)
+FIELD_LAYER = "relu3_1"``, stride 4), chunked
   so that it runs in bounded memory. ``match(method="patchmatch")`` follows DEC's route with a vectorised
   PatchMatch (:func:`patchmatch`, :func:`coarse_to_fine`): DIA's patch sizes and similarity, but jump-flooding
   propagation instead of a sequential scan, 5 iterations instead of 10, and no feature reconstruction
@@ -43,9 +44,12 @@ from torch import Tensor
 
 from .features import DEC_LAYERS
 
+PATCHMATCH_LAYERS = ("relu5_1", "relu4_1", "relu3_1")  # coarse to fine (DEC goes on to relu2_1)
 FIELD_LAYER = "relu3_1"  # the layer whose exact nearest neighbours give phi (DEC: PatchMatch down to relu2_1)
 DEFAULT_CHUNK = 4096  # target positions per similarity block: block memory = chunk x h_R w_R floats
 NORMALIZATIONS = ("dec", "unit")
+MATRIX_LIMIT = 2**26  # PatchMatch: cosine matrix of two grids up to this many entries (else descriptors)
+GRAM_LIMIT = 2**21  # similarity maps: Gram matrices for layers with h_T w_T x h_R w_R up to this
 EPS = 1e-8
 
 
@@ -236,15 +240,82 @@ def sample_features(feats: Tensor, at: Tensor, size: tuple[int, int]) -> Tensor:
     return F.grid_sample(feats, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
-def _cos(a: Tensor, b: Tensor) -> Tensor:
-    """Cosine over channels (B, C, H, W) -> (B, H, W); 0 where either vector is 0."""
-    a, b = a.contiguous(), b.contiguous()
-    norms = (a.square().sum(1) * b.square().sum(1)).clamp_min(EPS**2)
-    return (a * b).sum(1) * norms.rsqrt()
+def _axis(size: int, cells: int, device) -> tuple[Tensor, Tensor, Tensor]:
+    """Bilinear corners of every pixel index q < ``size`` on an axis covered by ``cells`` cells, as
+    grid_sample computes them (align_corners=False, border padding): u = clip((q + 0.5) cells / size - 0.5,
+    0, cells - 1); corners i0 = floor(u), i1 = min(i0 + 1, cells - 1); weight of i1 = u - i0."""
+    u = ((torch.arange(size, dtype=torch.float64, device=device) + 0.5) * (cells / size) - 0.5).clamp(0, cells - 1)
+    i0 = u.floor()
+    return i0.long(), (i0.long() + 1).clamp(max=cells - 1), u - i0
+
+
+def _bilinear(at: Tensor, size: tuple[int, int], grid: tuple[int, int], dtype) -> tuple[Tensor, Tensor]:
+    """The 4 bilinear corners (B, N, 4) as flat grid indices and their weights (B, N, 4) of pixel
+    positions ``at`` (B, 2, H', W') in an image of ``size`` whose features lie on ``grid``."""
+    ys, xs = at[:, 0].flatten(1), at[:, 1].flatten(1)
+    y0, y1, wy = (t[ys] for t in _axis(size[0], grid[0], at.device))
+    x0, x1, wx = (t[xs] for t in _axis(size[1], grid[1], at.device))
+    w_ = grid[1]
+    idx = torch.stack((y0 * w_ + x0, y0 * w_ + x1, y1 * w_ + x0, y1 * w_ + x1), dim=-1)
+    wts = torch.stack(((1 - wy) * (1 - wx), (1 - wy) * wx, wy * (1 - wx), wy * wx), dim=-1)
+    return idx, wts.to(dtype)
+
+
+def _pixel_rows(feats: Tensor, size: tuple[int, int]) -> Tensor:
+    """Features (B, C, h, w) bilinearly upsampled to the image ``size`` (align_corners=False), as rows
+    (B, H W, C): the value grid_sample gives at every pixel centre, ready for row gathers."""
+    up = F.interpolate(feats.contiguous(memory_format=torch.channels_last), size=size, mode="bilinear",
+                       align_corners=False)
+    return up.permute(0, 2, 3, 1).reshape(feats.shape[0], size[0] * size[1], feats.shape[1])
+
+
+def _rows_at(rows: Tensor, at: Tensor, width: int) -> Tensor:
+    """rows (B, n, C) at pixel positions ``at`` (B, 2, H', W') of an image ``width`` wide -> (B, N, C)."""
+    B, n, C = rows.shape
+    idx = (at[:, 0] * width + at[:, 1]).flatten(1) + n * torch.arange(B, device=at.device)[:, None]
+    return rows.reshape(B * n, C).index_select(0, idx.flatten()).view(B, -1, C)
+
+
+def _quadratic(G: Tensor, ia: Tensor, wa: Tensor, ib: Tensor, wb: Tensor) -> Tensor:
+    """sum_ij wa_i wb_j G[ia_i, ib_j] per position: G (B, n_a, n_b), ia/wa/ib/wb (B, N, 4) -> (B, N)."""
+    n_b = G.shape[-1]
+    flat = ia[..., :, None] * n_b + ib[..., None, :]  # (B, N, 4, 4)
+    vals = G.flatten(1).gather(1, flat.flatten(1)).view(flat.shape)
+    return torch.einsum("bni,bnij,bnj->bn", wa, vals, wb)
+
+
+def _layer_cosines(ft: Tensor, fr: Tensor, phi_TR: Tensor, round_trip: Tensor, size_T: tuple[int, int],
+                   size_R: tuple[int, int], gram_limit: int) -> tuple[Tensor, Tensor]:
+    """Forward and bidirectional cosines (B, N) of one layer: a = F_T(p), b = F_R(phi_T->R(p)),
+    c = F_T(phi_R->T(phi_T->R(p))), each bilinearly sampled; returns cos(a, b) and cos(b, c).
+
+    Coarse grids (h_T w_T x h_R w_R <= gram_limit): every sample is a bilinear combination of 4 grid
+    vectors, so every dot product is a 4 x 4 quadratic form in the Gram matrices of the grids, and no
+    C-channel vector is built per pixel. Finer grids: each layer is upsampled once to its image (what
+    grid_sample gives at every pixel centre) and the rows at phi_T->R(p) and the round trip are gathered.
+    Both equal grid_sample + cosine to float rounding."""
+    B = ft.shape[0]
+    FT, FR = ft.flatten(2), fr.flatten(2)  # (B, C, n)
+    if FT.shape[-1] * FR.shape[-1] <= gram_limit:
+        own = identity_field(*size_T, B, device=ft.device)
+        ia, wa = _bilinear(own, size_T, tuple(ft.shape[-2:]), ft.dtype)
+        ib, wb = _bilinear(phi_TR, size_R, tuple(fr.shape[-2:]), ft.dtype)
+        ic, wc = _bilinear(round_trip, size_T, tuple(ft.shape[-2:]), ft.dtype)
+        G_TT, G_RR, G_TR = FT.mT @ FT, FR.mT @ FR, FT.mT @ FR
+        aa, bb, cc = _quadratic(G_TT, ia, wa, ia, wa), _quadratic(G_RR, ib, wb, ib, wb), _quadratic(G_TT, ic, wc, ic, wc)
+        ab, cb = _quadratic(G_TR, ia, wa, ib, wb), _quadratic(G_TR, ic, wc, ib, wb)
+    else:
+        rows_T, rows_R = _pixel_rows(ft, size_T), _pixel_rows(fr, size_R)
+        a, b, c = rows_T, _rows_at(rows_R, phi_TR, size_R[1]), _rows_at(rows_T, round_trip, size_T[1])
+        aa, bb, cc = a.square().sum(-1), b.square().sum(-1), c.square().sum(-1)
+        ab, cb = (a * b).sum(-1), (c * b).sum(-1)
+    fwd = ab * (aa * bb).clamp_min(EPS**2).rsqrt()
+    bid = cb * (bb * cc).clamp_min(EPS**2).rsqrt()
+    return fwd, bid
 
 
 def similarity_maps(feats_T: Mapping[str, Tensor], feats_R: Mapping[str, Tensor], phi_TR: Tensor,
-                    phi_RT: Tensor) -> Tensor:
+                    phi_RT: Tensor, gram_limit: int = GRAM_LIMIT) -> Tensor:
     """The 2 L similarity maps of a feature pyramid (L layers), at the target's image resolution.
 
     feats_T, feats_R: {layer: (B, C_l, h_l, w_l)} with the same layer names in the same order (e.g.
@@ -254,6 +325,9 @@ def similarity_maps(feats_T: Mapping[str, Tensor], feats_R: Mapping[str, Tensor]
 
     Returns (B, 2 L, H_T, W_T): channels 0..L-1 are sim_T->R per layer, channels L..2L-1 sim_T<->R per layer,
     both in pyramid order, each a cosine in [-1, 1] (in [0, 1] for ReLU features; 0 where a feature is 0).
+    The samples are grid_sample's (bilinear, align_corners=False, border), computed through Gram matrices
+    on coarse layers (``gram_limit``: the largest h_T w_T x h_R w_R done that way) and channels-last
+    gathers on fine ones; both give grid_sample's numbers to float rounding, several times faster.
     """
     layers = _check_pyramids(feats_T, feats_R)
     B = feats_T[layers[0]].shape[0] if feats_T[layers[0]].dim() == 4 else 1
@@ -267,10 +341,10 @@ def similarity_maps(feats_T: Mapping[str, Tensor], feats_R: Mapping[str, Tensor]
     for layer in layers:
         ft = _features(feats_T[layer], "feats_T")
         fr = _features(feats_R[layer], "feats_R").to(ft)
-        f_R = sample_features(fr, phi_TR, (H_R, W_R))  # F_R(phi_T->R(p))
-        f_T = F.interpolate(ft, size=(H_T, W_T), mode="bilinear", align_corners=False)  # F_T(p), same sampling
-        fwd.append(_cos(f_T, f_R))
-        bid.append(_cos(f_R, sample_features(ft, round_trip, (H_T, W_T))))
+        f, b = _layer_cosines(ft, fr, phi_TR.to(ft.device), round_trip.to(ft.device), (H_T, W_T), (H_R, W_R),
+                              gram_limit)
+        fwd.append(f.view(B, H_T, W_T))
+        bid.append(b.view(B, H_T, W_T))
     return torch.stack(fwd + bid, dim=1)
 
 
@@ -367,7 +441,7 @@ def match(model, T_L: Tensor, R_L: Tensor, R_ab: Tensor, layers: Sequence[str] |
     if method not in ("exact", "patchmatch"):
         raise ValueError(f"method must be 'exact' or 'patchmatch', got {method!r}")
     layers = tuple(DEC_LAYERS if layers is None else layers)
-    pm_layers = ("relu5_1", "relu4_1", "relu3_1", "relu2_1")
+    pm_layers = PATCHMATCH_LAYERS
     extra = (field_layer,) if method == "exact" else pm_layers
     fT = model(T_L, layers + tuple(k for k in extra if k not in layers))
     fR = model(R_L, tuple(fT))
@@ -376,8 +450,8 @@ def match(model, T_L: Tensor, R_L: Tensor, R_ab: Tensor, layers: Sequence[str] |
         phi_TR, phi_RT = c.phi_TR, c.phi_RT
     else:
         field_layer = pm_layers[-1]
-        phi_TR = coarse_to_fine(fT, fR, pm_layers, iters=iters)[field_layer]
-        phi_RT = coarse_to_fine(fR, fT, pm_layers, iters=iters)[field_layer]
+        fwd, bwd = coarse_to_fine_bidirectional(fT, fR, pm_layers, iters=iters)
+        phi_TR, phi_RT = fwd[field_layer], bwd[field_layer]
     s = model.stride(field_layer)
     size_T, size_R = tuple(T_L.shape[-2:]), tuple(R_L.shape[-2:])
     phi_TR = upsample_field(phi_TR, s, size_T, size_R)
@@ -403,55 +477,112 @@ def patch_descriptors(feats: Tensor, patch: int) -> Tensor:
     return torch.cat(parts, dim=1) / patch
 
 
-def _score(D_T: Tensor, D_R: Tensor, phi: Tensor) -> Tensor:
-    """Patch similarity (B, h, w) of every target position p with phi(p)."""
-    B, K = D_R.shape[:2]
-    w_R = D_R.shape[-1]
-    idx = (phi[:, 0] * w_R + phi[:, 1]).flatten(1)[:, None, :].expand(B, K, -1)
-    picked = D_R.flatten(2).gather(2, idx).view_as(D_T)
-    return (D_T * picked).sum(1)
+def cosine_matrix(F_T: Tensor, F_R: Tensor) -> Tensor:
+    """S (B, h w, h' w'): cosine of every target position with every reference position (S_R->T = S^T)."""
+    F_T, F_R = _pair(F_T, F_R)
+    ft, fr = F.normalize(F_T.flatten(2), dim=1, eps=EPS), F.normalize(F_R.flatten(2), dim=1, eps=EPS)
+    return ft.mT @ fr
+
+
+def _patch_scorer(F_T: Tensor, F_R: Tensor, patch: int, matrix_limit: int, S: Tensor | None = None):
+    """score(q, where) -> <D_T(p), D_R(q)> for target flat positions ``where`` (B, k) and reference
+    positions q (B, 2, k) (y, x): the patch similarity of :func:`patch_descriptors`.
+
+    When h_T w_T x h_R w_R <= matrix_limit it reads the per-position cosine matrix
+    S = F_T^T F_R (normalised features, (B, h_T w_T, h_R w_R)): <D_T(p), D_R(q)> = mean_d S[p + d, q + d]
+    (edges replicated), patch^2 scalar reads per candidate. Otherwise it gathers the patch descriptors
+    (C patch^2 numbers per candidate, bounded memory)."""
+    B, _, h, w = F_T.shape
+    h_R, w_R = F_R.shape[-2:]
+    if S is not None or h * w * h_R * w_R <= matrix_limit:
+        S = (cosine_matrix(F_T, F_R) if S is None else S).reshape(B, -1)  # (B, n_T n_R)
+        r = patch // 2
+        ys, xs = torch.arange(h, device=S.device), torch.arange(w, device=S.device)
+        rows = []  # per patch offset d: the flat index of clip(p + d) times n_R, for every target p
+        for dy in range(-r, r + 1):
+            for dx in range(-r, r + 1):
+                p = (ys + dy).clamp(0, h - 1)[:, None] * w + (xs + dx).clamp(0, w - 1)[None, :]
+                rows.append((dy, dx, p.flatten() * (h_R * w_R)))
+
+        def score(q: Tensor, where: Tensor) -> Tensor:
+            qy, qx = q[:, 0], q[:, 1]
+            total = torch.zeros(q.shape[0], q.shape[-1], dtype=S.dtype, device=S.device)
+            for dy, dx, p in rows:
+                o = (qy + dy).clamp(0, h_R - 1) * w_R + (qx + dx).clamp(0, w_R - 1)
+                total += S.gather(1, p[where] + o)
+            return total / len(rows)
+        return score
+
+    rows_T = patch_descriptors(F_T, patch).flatten(2).mT.contiguous()  # (B, n_T, K) channels-last rows
+    rows_R = patch_descriptors(F_R, patch).flatten(2).mT.contiguous()
+
+    def score(q: Tensor, where: Tensor) -> Tensor:
+        idx = q[:, 0] * w_R + q[:, 1]
+        return torch.stack([(rows_T[b].index_select(0, where[b]) * rows_R[b].index_select(0, idx[b])).sum(-1)
+                            for b in range(q.shape[0])])
+    return score
 
 
 @torch.no_grad()
 def patchmatch(F_T: Tensor, F_R: Tensor, patch: int = 3, iters: int = 5, radius: int | None = None,
-               init: Tensor | None = None, seed: int = 0) -> tuple[Tensor, Tensor]:
+               init: Tensor | None = None, seed: int = 0, jumps: Sequence[int] | None = None,
+               matrix_limit: int = MATRIX_LIMIT, S: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """PatchMatch (Barnes et al. 2009) on one layer, vectorised: an approximate phi_T->R maximising the
     patch similarity of :func:`patch_descriptors` (DIA's patch distance, negated).
 
-    Each iteration: propagation (every position p tries phi(p + e) - e for e = +-j along y and x,
-    j = ..., 4, 2, 1, all positions at once: a jump-flooding sweep instead of DIA's sequential scan, so
-    that a good match spreads across the grid in one iteration) then random search (phi(p) + a uniform
-    offset in [-r, r], r = radius, radius/2, ..., 1; default radius = max(h', w') / 2). ``init`` is a field
+    Each iteration: propagation (every position p tries phi(p + e) - e for e = +-j along y and x, all
+    positions at once, for j in ``jumps``; default j = ..., 4, 2, 1: a jump-flooding sweep instead of DIA's
+    sequential scan, so that a good match crosses the grid in one iteration) then random search
+    (phi(p) + a uniform offset in [-r, r], r = radius, radius/2, ..., 1; default radius = max(h', w') / 2).
+    A candidate is scored only where it differs from the current match. ``init`` is a field
     (B, 2, h, w) into R, e.g. the coarser layer's field upsampled by :func:`upsample_field` with stride 2;
-    without it the field starts uniformly random (seeded). Returns phi (B, 2, h, w) int64 and the patch
-    similarity (B, h, w). Deviation: DIA also matches the "reconstructed" features and uses 10 iterations.
+    without it the field starts uniformly random (seeded). Scores come from the cosine matrix of the
+    two grids when it has at most ``matrix_limit`` entries (256 MB in float32 by default), else from
+    gathered patch descriptors; ``S`` passes that matrix in (:func:`cosine_matrix`, e.g. transposed for
+    the other direction). Returns phi (B, 2, h, w) int64 and the patch similarity (B, h, w).
+    Deviation: DIA also matches the "reconstructed" features.
     """
     F_T, F_R = _pair(F_T, F_R)
     if isinstance(iters, bool) or not isinstance(iters, int) or iters < 0:
         raise ValueError(f"iters must be a non-negative int, got {iters!r}")
+    if isinstance(patch, bool) or not isinstance(patch, int) or patch < 1 or patch % 2 == 0:
+        raise ValueError(f"patch must be a positive odd int, got {patch!r}")
     B, _, h, w = F_T.shape
     h_R, w_R = F_R.shape[-2:]
-    D_T, D_R = patch_descriptors(F_T, patch), patch_descriptors(F_R, patch)
+    n = h * w
+    if S is not None and (not isinstance(S, Tensor) or tuple(S.shape) != (B, h * w, h_R * w_R)):
+        raise ValueError(f"S must be the cosine matrix (B, h w, h' w') = {(B, h * w, h_R * w_R)}, got {_shape(S)}")
+    score = _patch_scorer(F_T, F_R, patch, matrix_limit, S)
+    everywhere = torch.arange(n, device=F_T.device).expand(B, n)
     g = torch.Generator(device=F_T.device).manual_seed(seed)
     high = torch.tensor([h_R - 1, w_R - 1], device=F_T.device).view(1, 2, 1, 1)
     if init is None:
         phi = (torch.rand(B, 2, h, w, generator=g, device=F_T.device) * (high + 1)).long().minimum(high)
     else:
         phi = check_field(init, "init", batch=B, size=(h, w), target=(h_R, w_R)).to(F_T.device).clone()
-    best = _score(D_T, D_R, phi)
+    phi = phi.contiguous()
+    best = score(phi.flatten(2), everywhere).view(B, h, w)
     radius = max(h_R, w_R) // 2 if radius is None else int(radius)
     if radius < 1:
         raise ValueError(f"radius must be >= 1, got {radius}")
+    if jumps is None:
+        jumps = [2**k for k in range(max(h, w).bit_length() - 1, -1, -1)]
 
     def consider(candidate: Tensor) -> None:
-        nonlocal phi, best
         candidate = torch.minimum(candidate.clamp_min(0), high)
-        score = _score(D_T, D_R, candidate)
-        better = score > best
-        phi = torch.where(better[:, None], candidate, phi)
-        best = torch.where(better, score, best)
+        changed = (candidate != phi).any(1).view(B, -1)  # (B, n): only these need a score
+        k = int(changed.sum(1).max())
+        if k == 0:
+            return
+        where = torch.argsort(changed.to(torch.int8), dim=1, descending=True, stable=True)[:, :k]  # (B, k)
+        where2 = where[:, None].expand(B, 2, k)
+        flat_phi, flat_best = phi.view(B, 2, -1), best.view(B, -1)
+        cand, old = candidate.flatten(2).gather(2, where2), flat_best.gather(1, where)
+        new = score(cand, where)
+        better = (new > old) & changed.gather(1, where)
+        flat_phi.scatter_(2, where2, torch.where(better[:, None], cand, flat_phi.gather(2, where2)))
+        flat_best.scatter_(1, where, torch.where(better, new, old))
 
-    jumps = [2**k for k in range(max(h, w).bit_length() - 1, -1, -1)]  # ..., 4, 2, 1
     for _ in range(iters):
         for jump in jumps:
             for dim, step in ((2, jump), (2, -jump), (3, jump), (3, -jump)):
@@ -477,27 +608,52 @@ def patchmatch(F_T: Tensor, F_R: Tensor, patch: int = 3, iters: int = 5, radius:
 PATCH_SIZES = {"relu5_1": 3, "relu4_1": 3, "relu3_1": 3, "relu2_1": 5, "relu1_1": 5}  # DIA's, coarse to fine
 
 
-def coarse_to_fine(feats_T: Mapping[str, Tensor], feats_R: Mapping[str, Tensor],
-                   layers: Sequence[str] = ("relu5_1", "relu4_1", "relu3_1", "relu2_1"),
-                   iters: int = 5, seed: int = 0) -> dict[str, Tensor]:
-    """PatchMatch per layer from coarse to fine, each layer initialised by the coarser field upsampled x2
-    (:func:`upsample_field`); DEC stops at relu2_1. Layers must halve in size from one to the next.
-    Patch sizes from ``PATCH_SIZES`` (3 for unknown names). Returns {layer: phi_T->R at that layer}."""
+def _check_c2f(feats_T: object, feats_R: object, layers: Sequence[str]) -> None:
     if not isinstance(feats_T, Mapping) or not isinstance(feats_R, Mapping):
         raise ValueError("feats_T and feats_R must be dicts layer name -> features (B, C, h, w)")
     missing = [k for k in layers if k not in feats_T or k not in feats_R]
     if missing or not layers:
         raise ValueError(f"layers {missing or list(layers)} are missing from the feature pyramids")
     _check_pyramids({k: feats_T[k] for k in layers}, {k: feats_R[k] for k in layers})
+
+
+def _c2f_step(ft: Tensor, fr: Tensor, layer: str, coarser: Tensor | None, iters: int, seed: int,
+              S: Tensor | None) -> Tensor:
+    init = None if coarser is None else upsample_field(coarser, 2, tuple(ft.shape[-2:]), tuple(fr.shape[-2:]))
+    radius = max(fr.shape[-2:]) // 2 if coarser is None else 4
+    phi, _ = patchmatch(ft, fr, patch=PATCH_SIZES.get(layer, 3), iters=iters, radius=radius, init=init,
+                        seed=seed, S=S)
+    return phi
+
+
+def coarse_to_fine(feats_T: Mapping[str, Tensor], feats_R: Mapping[str, Tensor],
+                   layers: Sequence[str] = PATCHMATCH_LAYERS, iters: int = 5, seed: int = 0) -> dict[str, Tensor]:
+    """PatchMatch per layer from coarse to fine, each layer initialised by the coarser field upsampled x2
+    (:func:`upsample_field`); DEC goes from relu5_1 to relu2_1. Layers must halve in size from one to the
+    next. Patch sizes from ``PATCH_SIZES`` (3 for unknown names); random-search radius max(h', w') / 2 on
+    the coarsest layer, 4 after it. Returns {layer: phi_T->R at that layer}."""
+    _check_c2f(feats_T, feats_R, layers)
     fields: dict[str, Tensor] = {}
     phi = None
     for layer in layers:
         ft, fr = _pair(feats_T[layer], feats_R[layer])
-        init = None
-        if phi is not None:
-            init = upsample_field(phi, 2, tuple(ft.shape[-2:]), tuple(fr.shape[-2:]))
-        radius = max(fr.shape[-2:]) // 2 if phi is None else 4
-        phi, _ = patchmatch(ft, fr, patch=PATCH_SIZES.get(layer, 3), iters=iters, radius=radius, init=init,
-                            seed=seed)
-        fields[layer] = phi
+        phi = fields[layer] = _c2f_step(ft, fr, layer, phi, iters, seed, None)
     return fields
+
+
+def coarse_to_fine_bidirectional(feats_T: Mapping[str, Tensor], feats_R: Mapping[str, Tensor],
+                                 layers: Sequence[str] = PATCHMATCH_LAYERS, iters: int = 5, seed: int = 0,
+                                 matrix_limit: int = MATRIX_LIMIT) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    """:func:`coarse_to_fine` in both directions, phi_T->R and phi_R->T, sharing each layer's cosine
+    matrix S (S_R->T = S_T->R^T) where it fits in ``matrix_limit`` entries. Same fields as two calls."""
+    _check_c2f(feats_T, feats_R, layers)
+    fwd: dict[str, Tensor] = {}
+    bwd: dict[str, Tensor] = {}
+    phi_TR = phi_RT = None
+    for layer in layers:
+        ft, fr = _pair(feats_T[layer], feats_R[layer])
+        fits = ft.shape[-2] * ft.shape[-1] * fr.shape[-2] * fr.shape[-1] <= matrix_limit
+        S = cosine_matrix(ft, fr) if fits else None
+        phi_TR = fwd[layer] = _c2f_step(ft, fr, layer, phi_TR, iters, seed, S)
+        phi_RT = bwd[layer] = _c2f_step(fr, ft, layer, phi_RT, iters, seed, None if S is None else S.mT)
+    return fwd, bwd

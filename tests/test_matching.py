@@ -112,6 +112,30 @@ def test_similarity_maps_sample_features_bilinearly_per_pixel():
     assert sims[:, 0].unique().numel() > 4  # varies inside cells: not nearest-upsampled cell maps
 
 
+def _reference_sims(ft, fr, phi_TR, phi_RT, size_T, size_R):
+    """Definition of the maps with grid_sample, for checking the fast routes."""
+    rt = matching.warp(phi_RT, phi_TR)
+    a = F.interpolate(ft, size=size_T, mode="bilinear", align_corners=False)
+    b = matching.sample_features(fr, phi_TR, size_R)
+    c = matching.sample_features(ft, rt, size_T)
+    return F.cosine_similarity(a, b, dim=1, eps=1e-8), F.cosine_similarity(b, c, dim=1, eps=1e-8)
+
+
+@pytest.mark.parametrize("gram_limit", [0, 2**30])  # channels-last gathers / Gram matrices
+def test_similarity_maps_fast_routes_equal_grid_sample(gram_limit):
+    g = torch.Generator().manual_seed(3)
+    size_T, size_R = (20, 12), (16, 24)
+    feats_T = {"l1": torch.rand(2, 5, 10, 6, generator=g), "l2": torch.rand(2, 7, 5, 3, generator=g)}
+    feats_R = {"l1": torch.rand(2, 5, 8, 12, generator=g), "l2": torch.rand(2, 7, 4, 6, generator=g)}
+    phi_TR = torch.stack((torch.randint(0, 16, (2, 20, 12), generator=g), torch.randint(0, 24, (2, 20, 12), generator=g)), 1)
+    phi_RT = torch.stack((torch.randint(0, 20, (2, 16, 24), generator=g), torch.randint(0, 12, (2, 16, 24), generator=g)), 1)
+    sims = matching.similarity_maps(feats_T, feats_R, phi_TR, phi_RT, gram_limit=gram_limit)
+    for i, layer in enumerate(feats_T):
+        fwd, bid = _reference_sims(feats_T[layer], feats_R[layer], phi_TR, phi_RT, size_T, size_R)
+        torch.testing.assert_close(sims[:, i], fwd, atol=2e-6, rtol=0)
+        torch.testing.assert_close(sims[:, 2 + i], bid, atol=2e-6, rtol=0)
+
+
 def test_colornet_input_order_and_normalisation():
     T_L = torch.full((1, 1, 4, 4), 70.0)
     ab = torch.stack((torch.full((4, 4), 20.0), torch.full((4, 4), -30.0)))[None]
