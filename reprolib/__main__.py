@@ -48,7 +48,7 @@ def _train_colornet(args: argparse.Namespace) -> int:
     if out.exists() and not args.force:
         raise FileExistsError(f"{out} already exists; pass --force to replace it (the old file stays until the run ends)")
     metrics = train_colornet(out, steps=args.steps, mode=args.mode, batch_size=args.batch_size, seed=args.seed,
-                             size=args.size, width=args.width, lr=args.lr, pool=args.pool, eval_n=args.eval_n,
+                             size=args.size, width=args.width, residual=not args.no_residual, lr=args.lr, pool=args.pool, eval_n=args.eval_n,
                              resume=not args.no_resume,
                              progress=not args.no_progress)
     if "sha256" not in metrics:  # a rank > 0 of a torchrun launch: rank 0 writes and reports
@@ -59,6 +59,24 @@ def _train_colornet(args: argparse.Namespace) -> int:
     print(f"wrote {out} and {out.with_suffix('.json')}: held-out CIEDE2000 {metrics.get('heldout_delta_e2000')} "
           f"(R'_ab alone {metrics.get('heldout_delta_e2000_warped_reference')}) after {metrics['steps']} steps "
           f"in {metrics['seconds']} s")
+    return 0
+
+
+def _train_insertion(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .insertion_train import train_insertion
+
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise FileExistsError(f"{out} already exists; pass --force to replace it (the old file stays until the run ends)")
+    metrics = train_insertion(out, steps=args.steps, seed=args.seed, pair=args.pair, blending=not args.direct,
+                              batch_size=args.batch_size, width=args.width, eval_n=args.eval_n,
+                              classifier_steps=args.classifier_steps, resume=not args.no_resume,
+                              progress=not args.no_progress)
+    print(f"wrote {out}: real-pair error {metrics['real_pair_error']:.2f}, fake-pair error {metrics['fake_pair_error']:.2f} "
+          f"(mean Delta E in the box), pair classifier accuracy {metrics['pair_classifier_accuracy']:.3f}, "
+          f"{metrics['config']['steps']} steps in {metrics['seconds']} s")
     return 0
 
 
@@ -95,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     cn.add_argument("--seed", type=int, default=0, help="seed of the model and the data stream (default: %(default)s)")
     cn.add_argument("--size", type=int, default=64, help="scene size in pixels (default: %(default)s)")
     cn.add_argument("--width", type=float, default=0.125, help="width multiplier of the paper's net (default: %(default)s)")
+    cn.add_argument("--no-residual", action="store_true",
+                    help="predict P_ab from scratch as in the paper, not as a correction of R'_ab")
     cn.add_argument("--lr", type=float, default=1e-3, help="peak Adam learning rate (default: %(default)s)")
     cn.add_argument("--pool", type=int, default=None,
                     help="reuse this many distinct data batches, matched once and kept in memory (default: fresh pairs every step)")
@@ -104,6 +124,22 @@ def build_parser() -> argparse.ArgumentParser:
     cn.add_argument("--force", action="store_true", help="replace an existing --out file")
     cn.add_argument("--no-progress", action="store_true", help="no progress bar")
     cn.set_defaults(run=_train_colornet)
+
+    ins = train.add_parser("insertion", help="the insertion GAN of Inserting Videos into Videos, in miniature")
+    ins.add_argument("--out", default="checkpoints/insertion.pt", help="final checkpoint (default: %(default)s)")
+    ins.add_argument("--steps", type=int, default=300, help="optimiser steps (default: %(default)s)")
+    ins.add_argument("--seed", type=int, default=0, help="seed of the models and the data stream (default: %(default)s)")
+    ins.add_argument("--pair", choices=("none", "confusion", "reversal"), default="confusion",
+                     help="pair discriminator: none, confusion loss, or gradient reversal (default: %(default)s)")
+    ins.add_argument("--direct", action="store_true", help="direct generator instead of blending")
+    ins.add_argument("--batch-size", type=int, default=12, help="fake pairs per step, and as many real pairs (default: %(default)s)")
+    ins.add_argument("--width", type=int, default=8, help="channel width of the networks (default: %(default)s)")
+    ins.add_argument("--eval-n", type=int, default=256, help="held-out pairs of each kind for the metrics (default: %(default)s)")
+    ins.add_argument("--classifier-steps", type=int, default=150, help="training steps of the pair classifier (default: %(default)s)")
+    ins.add_argument("--no-resume", action="store_true", help="start over even if an interrupted run left a state file")
+    ins.add_argument("--force", action="store_true", help="replace an existing --out file")
+    ins.add_argument("--no-progress", action="store_true", help="no progress bar")
+    ins.set_defaults(run=_train_insertion)
     return parser
 
 

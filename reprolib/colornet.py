@@ -10,6 +10,9 @@ Input and output conventions (the same everywhere in the project):
   these fixed ranges to about [-1, 1] itself (sims / 64, L / 50, ab / 110), so callers pass DEC's numbers.
   The automatic baseline (``in_channels=1``) reads channel 10 only: (B, 1, H, W) = T_L - 50.
 * **Output** (B, 2, H, W): P_ab in raw a*, b*, 100 tanh(y) (DEC's output layer), so |P_ab| < 100.
+  With ``residual=True`` (our default for the 13-channel net) the last layer predicts a correction of
+  the input chrominance instead: P_ab = 100 tanh(y + atanh(R'_ab / 100)), and y starts at 0 (zero-initialised
+  1x1 convolution), so an untrained net returns R'_ab and training learns where to change it.
 * Any H, W: the input is padded (replicate) on the bottom and right to multiples of 8, the output cropped back.
 
 Layout (DEC's ExampleColorNet = Zhang et al. 2017's SIGGRAPHGenerator): encoder blocks of
@@ -21,7 +24,8 @@ connections from blocks 3, 2, 1); a 1x1 convolution to 2 channels; tanh x 100.
 Deviations from the paper: every width is multiplied by ``width`` (default 1/8: 8 ... 64 channels, about
 0.4 M parameters instead of about 32 M, so that it trains on a CPU in minutes); GroupNorm instead of
 BatchNorm, so that a result does not depend on how a batch is split across processes (DDP) or on the
-batch size; the fixed input rescaling above.
+batch size; the fixed input rescaling above; the residual output (a CPU-sized net trained for minutes
+starts from the warped reference instead of having to learn to copy it first).
 """
 from __future__ import annotations
 
@@ -76,15 +80,19 @@ class ColorNet(nn.Module):
     Args:
         in_channels: 13 (exemplar-based: sims, T_L, R'_ab) or 1 (automatic baseline: T_L only).
         width: multiplier of DEC's widths 64/128/256/512 (1.0 = the paper's network).
+        residual: P_ab = 100 tanh(y + atanh(R'_ab / 100)) with y zero at initialisation (module docstring);
+            needs the 13-channel input (R'_ab = its last two channels).
     """
 
-    def __init__(self, in_channels: int = IN_CHANNELS, width: float = 0.125):
+    def __init__(self, in_channels: int = IN_CHANNELS, width: float = 0.125, residual: bool = False):
         super().__init__()
         if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1:
             raise ValueError(f"in_channels must be a positive int, got {in_channels!r}")
         if not isinstance(width, (int, float)) or isinstance(width, bool) or not 0 < width <= 4:
             raise ValueError(f"width must be a number in (0, 4], got {width!r}")
-        self.in_channels, self.width = in_channels, float(width)
+        if residual and in_channels < 4:
+            raise ValueError(f"residual=True needs the 13-channel input with R'_ab, got in_channels={in_channels}")
+        self.in_channels, self.width, self.residual = in_channels, float(width), bool(residual)
         self.register_buffer("scale", input_scale(in_channels), persistent=False)
         c1, c2, c3, c4 = (_scaled(width, b) for b in BASE_WIDTHS)
         self.block1 = _block(in_channels, c1, 2)
@@ -101,12 +109,16 @@ class ColorNet(nn.Module):
         self.up10, self.short10 = nn.ConvTranspose2d(c2, c2, 4, 2, 1), nn.Conv2d(c1, c2, 3, padding=1)
         self.block10 = nn.Sequential(nn.ReLU(inplace=True), nn.Conv2d(c2, c2, 3, padding=1), nn.LeakyReLU(0.2))
         self.out = nn.Conv2d(c2, 2, 1)
+        if self.residual:
+            nn.init.zeros_(self.out.weight)
+            nn.init.zeros_(self.out.bias)
 
     def forward(self, x: Tensor) -> Tensor:
         """x (B, in_channels, H, W), "dec" normalisation (module docstring) -> P_ab (B, 2, H, W)."""
         check_input(x, self.in_channels)
         H, W = x.shape[-2:]
         pad_h, pad_w = -H % MULTIPLE, -W % MULTIPLE
+        ab_in = x[:, -2:]
         x = x * self.scale.to(x.dtype)
         if pad_h or pad_w:
             x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
@@ -118,10 +130,13 @@ class ColorNet(nn.Module):
         f8 = self.block8(self.up8(f7) + self.short8(f3))
         f9 = self.block9(self.up9(f8) + self.short9(f2))
         f10 = self.block10(self.up10(f9) + self.short10(f1))
-        return OUT_SCALE * torch.tanh(self.out(f10))[..., :H, :W]
+        y = self.out(f10)[..., :H, :W]
+        if self.residual:
+            y = y + torch.atanh((ab_in / OUT_SCALE).clamp(-0.999, 0.999))
+        return OUT_SCALE * torch.tanh(y)
 
     def extra_repr(self) -> str:
-        return f"in_channels={self.in_channels}, width={self.width}"
+        return f"in_channels={self.in_channels}, width={self.width}, residual={self.residual}"
 
 
 def check_input(x: object, channels: int, name: str = "net_input") -> Tensor:
@@ -164,7 +179,7 @@ def predict_ab(net: ColorNet, net_input: Tensor) -> Tensor:
 
 def checkpoint_dict(net: ColorNet, **meta) -> dict:
     """What ``colortrain`` saves: format, config, state_dict (float32) and provenance metadata."""
-    return {"format": FORMAT, "config": {"in_channels": net.in_channels, "width": net.width},
+    return {"format": FORMAT, "config": {"in_channels": net.in_channels, "width": net.width, "residual": net.residual},
             "state_dict": {k: v.detach().float().cpu().clone() for k, v in net.state_dict().items()}, "meta": meta}
 
 
@@ -191,7 +206,8 @@ def load_colornet(path: str | os.PathLike | None = None, mode: str = "full") -> 
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise ValueError(f"{path} is not a colornet checkpoint (expected format {FORMAT!r})")
     try:
-        net = ColorNet(int(obj["config"]["in_channels"]), float(obj["config"]["width"]))
+        cfg = obj["config"]
+        net = ColorNet(int(cfg["in_channels"]), float(cfg["width"]), bool(cfg.get("residual", False)))
         net.load_state_dict(obj["state_dict"])
     except (KeyError, TypeError, RuntimeError) as err:
         raise ValueError(f"{path}: malformed colornet checkpoint ({str(err).splitlines()[0][:160]})") from None

@@ -56,7 +56,8 @@ STATE_FORMAT = "reprolib.colortrain_state/1"
 
 
 class PairBatch(NamedTuple):
-    """Everything a training step needs about a batch of (T, R) pairs; ab in raw a*, b*, (B, ., H, W)."""
+    """Everything a training step needs about a batch of (T, R) pairs; ab in raw a*, b*, (B, ., H, W).
+    In l1_auto mode only T_L and T_ab are set (no reference, no matching); the rest is None."""
 
     T_L: Tensor  # (B, 1, H, W) L* 0..100
     sims: Tensor  # (B, 10, H, W) sim_T->R and sim_T<->R per layer
@@ -151,6 +152,7 @@ def train_colornet(
     seed: int = 0,
     size: int = 64,
     width: float = 0.125,
+    residual: bool = True,
     lr: float = 1e-3,
     pool: int | None = None,
     perceptual_layer: str = PERCEPTUAL_LAYER,
@@ -163,7 +165,8 @@ def train_colornet(
 ) -> dict:
     """Train a ColorNet in ``mode`` (module docstring) and write the final checkpoint to ``out``.
 
-    Adam, linear warm-up then cosine decay of ``lr`` (as :func:`reprolib.train.train_grayvgg`). The
+    ``residual``: the net corrects its input chrominance (``ColorNet(residual=True)``; not for l1_auto, which
+    has none). Adam, linear warm-up then cosine decay of ``lr`` (as :func:`reprolib.train.train_grayvgg`). The
     resumable state lives at ``train.state_path(out)`` until the run completes. Returns metrics (rank 0;
     other ranks return {"rank": r}): final training loss per branch (mean of the last 50 steps of it),
     held-out mean CIEDE2000 of the net and of R'_ab alone on ``eval_n`` pairs, seconds, sha256.
@@ -178,9 +181,10 @@ def train_colornet(
     if batch_size % world:
         raise ValueError(f"batch_size {batch_size} must be divisible by the number of processes {world}")
     shard = slice(rank * batch_size // world, (rank + 1) * batch_size // world)
+    residual = bool(residual) and mode != "l1_auto"
     out = Path(out)
     state_file = state_path(out)
-    config = {"mode": mode, "steps": int(steps), "batch_size": int(batch_size), "seed": int(seed), "size": int(size),
+    config = {"mode": mode, "residual": residual, "steps": int(steps), "batch_size": int(batch_size), "seed": int(seed), "size": int(size),
               "width": float(width), "lr": float(lr), "pool": pool, "perceptual_layer": perceptual_layer,
               "alpha": float(alpha), "grayvgg": str(grayvgg_path) if grayvgg_path else "data/grayvgg_small.pt"}
     warmup = min(100, max(1, steps // 10))
@@ -188,7 +192,7 @@ def train_colornet(
     grayvgg = grayvgg_small(grayvgg_path)
     perceptual = PerceptualLoss(grayvgg, perceptual_layer, alpha) if mode == "full" else None
     torch.manual_seed(seed)
-    net = ColorNet(1 if mode == "l1_auto" else 13, width)
+    net = ColorNet(1 if mode == "l1_auto" else 13, width, residual)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     start, history = 0, []
     if resume and state_file.exists():
@@ -275,7 +279,8 @@ def train_colornet(
         tail = [v for br, v in history if br == branch][-50:]
         losses[f"train_loss_{branch}"] = round(sum(tail) / len(tail), 4)
     metrics = {"mode": mode, "steps": steps, "seed": seed, "batch_size": batch_size, "size": size, "width": width,
-               "lr": lr, "pool": pool, "world_size": world, "ddp_weight_spread": spread, "parameters": sum(p.numel() for p in net.parameters()),
+               "residual": residual, "lr": lr, "pool": pool, "world_size": world, "ddp_weight_spread": spread,
+               "parameters": sum(p.numel() for p in net.parameters()),
                **losses}
     if mode == "full":
         metrics.update(perceptual_layer=perceptual_layer, alpha=alpha)

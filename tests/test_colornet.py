@@ -128,3 +128,14 @@ def test_shipped_net_is_fast_at_256():
     out = predict_ab(net, x)
     assert out.shape == (1, 2, 256, 256)
     assert time.perf_counter() - t0 < 2.0  # about 0.1 s on one core of a laptop; generous for busy CI
+
+
+def test_residual_net_starts_from_the_warped_reference():
+    torch.manual_seed(0)
+    net = ColorNet(residual=True).eval()
+    x = net_input(2, 19, 26)
+    x[:, 11:] = x[:, 11:].clamp(-60, 60)  # R'_ab, raw a*, b*
+    with torch.no_grad():
+        assert torch.allclose(net(x), x[:, 11:], atol=1e-3)
+    with pytest.raises(ValueError, match="residual"):
+        ColorNet(in_channels=1, residual=True)
