@@ -1,0 +1,232 @@
+"""The insertion miniature (reprolib.insertion, reprolib.insertion_train): pairs and their ground truth,
+blending, gradient reversal, losses, training, resume, the CLI."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from reprolib import color
+from reprolib import insertion as I
+from reprolib import insertion_train as T
+from reprolib.__main__ import main
+
+TINY = dict(batch_size=4, width=4)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def pairs() -> tuple[I.Pairs, I.Pairs]:
+    return I.make_pairs(3, 16, real=False), I.make_pairs(3, 16, real=True)
+
+
+@pytest.fixture(scope="module")
+def perceptual() -> I.Perceptual:
+    return I.Perceptual()
+
+
+def test_pairs_shapes_ranges_and_determinism(pairs):
+    fake, real = pairs
+    for p in (fake, real):
+        for name in ("composite", "background", "target", "frame", "copy"):
+            x = getattr(p, name)
+            assert x.shape == (16, 3, I.SIZE, I.SIZE) and x.dtype == torch.float32, name
+            assert 0 <= x.min() and x.max() <= 1, name
+        assert p.mask.shape == p.box.shape == (16, 1, I.SIZE, I.SIZE)
+        assert bool((p.mask <= p.box).all()), "the object lies inside its box"
+        assert p.box[:, 0].sum(dim=(1, 2)).eq(I.BOX * I.BOX).all()
+    assert not fake.real and real.real
+    assert torch.equal(fake.lighting, fake.source_lighting), "fake pairs stay in scene B's light"
+    assert bool((real.lighting != real.source_lighting).all()), "real pairs move to another light"
+    again = I.make_pairs(3, 16, real=True)
+    assert torch.equal(again.composite, real.composite) and torch.equal(again.target, real.target)
+    assert not torch.equal(I.make_pairs(4, 16, real=True).composite, real.composite)
+
+
+def test_composite_is_the_box_pasted_into_the_background(pairs):
+    for p in pairs:
+        outside = p.box.expand_as(p.composite) == 0
+        assert torch.equal(p.composite[outside], p.background[outside])
+        box_in_composite = I.crop(p.composite, p.where)
+        assert torch.allclose(box_in_composite, I.crop(p.frame, p.source_where), atol=1e-6), "u = the source box"
+
+
+def test_ground_truth_of_the_renderer(pairs):
+    """Fake pairs: the target is u_B's object as it appears in B, moved. Real pairs: the ground truth is A's
+    object under B's lighting, which differs from the unchanged object (copy) only on the object's pixels."""
+    fake, real = pairs
+    torch.testing.assert_close(fake.target, fake.copy, atol=0, rtol=0)
+    obj_mask = I.crop(fake.mask, fake.where) > 0
+    moved = I.crop(fake.target, fake.where)
+    source = I.crop(fake.frame, fake.source_where)
+    assert torch.allclose(moved[obj_mask.expand_as(moved)], source[obj_mask.expand_as(source)], atol=1e-6)
+    off = real.mask.expand_as(real.target) == 0
+    assert torch.equal(real.target[off], real.copy[off]) and torch.equal(real.target[off], real.background[off])
+    de = color.delta_e76(color.rgb_to_lab(real.target), color.rgb_to_lab(real.copy))[real.mask[:, 0] > 0]
+    assert de.mean() > 8, "another light must change the object visibly"
+
+
+def test_lighting_and_bad_input():
+    lab = torch.rand(4, 3, 8, 8) * torch.tensor([100.0, 40, 40]).view(1, 3, 1, 1)
+    noon = I.light(lab, torch.zeros(4, dtype=torch.long))
+    torch.testing.assert_close(noon, lab)
+    sunset = I.light(lab, torch.ones(4, dtype=torch.long))
+    cast = torch.tensor(I.LIGHTINGS[1].cast).view(1, 2, 1, 1)
+    torch.testing.assert_close(sunset[:, 1:] - lab[:, 1:], cast.expand(4, 2, 8, 8))
+    with pytest.raises(ValueError, match="lighting"):
+        I.light(lab, torch.full((4,), len(I.LIGHTINGS)))
+    with pytest.raises(ValueError, match="lab"):
+        I.light(lab[:, :2], torch.zeros(4, dtype=torch.long))
+    with pytest.raises(ValueError, match="n must be"):
+        I.make_pairs(0, 0, real=True)
+    with pytest.raises(ValueError, match="inside"):
+        I.paste(torch.zeros(1, 1, 8, 8), torch.ones(1, 1, 4, 4), torch.tensor([[5, 0]]))
+
+
+@pytest.mark.parametrize("blending", [True, False])
+def test_generator_shapes_and_blending(pairs, blending):
+    fake, _ = pairs
+    torch.manual_seed(0)
+    g = I.InsertionGenerator(width=4, blending=blending)
+    y, alpha, fg = g.parts(fake.composite, fake.background)
+    assert y.shape == fake.composite.shape and 0 <= y.min() and y.max() <= 1
+    if blending:
+        assert alpha.shape == (16, 1, I.SIZE, I.SIZE) and fg.shape == y.shape
+        torch.testing.assert_close(y, alpha * fg + (1 - alpha) * fake.background)
+    else:
+        assert alpha is None and fg is None
+    bad = fake.composite.clone()
+    bad[0, 0, 0, 0] = math.nan
+    with pytest.raises(ValueError, match="NaN"):
+        g(bad, fake.background)
+    with pytest.raises(ValueError, match="composite"):
+        g(fake.composite[:, :2], fake.background)
+
+
+def test_blending_with_zero_alpha_keeps_the_background_exactly(pairs):
+    fake, _ = pairs
+    g = I.InsertionGenerator(width=4)
+    with torch.no_grad():
+        g.head.bias[0] = -1e4
+    torch.testing.assert_close(g(fake.composite, fake.background), fake.background, atol=0, rtol=0)
+
+
+def test_discriminators_shapes(pairs):
+    y = pairs[0].target
+    assert I.PatchDiscriminator(4)(y).shape == (16, 1, I.SIZE // 4, I.SIZE // 4)
+    assert I.PairDiscriminator(4)(y).shape == (16,)
+
+
+def test_gradient_reversal_flips_the_gradient():
+    x = torch.randn(5, requires_grad=True)
+    y = I.gradient_reversal(x, 0.5)
+    torch.testing.assert_close(y, x)
+    (y * torch.arange(5.0)).sum().backward()
+    torch.testing.assert_close(x.grad, -0.5 * torch.arange(5.0))
+
+
+def test_losses(pairs, perceptual):
+    fake, _ = pairs
+    big = torch.full((8,), 30.0)
+    assert I.gan_loss(big, True) < 1e-6 and I.gan_loss(-big, False) < 1e-6 and I.gan_loss(big, False) > 10
+    assert I.pair_loss(-big, big) < 1e-6 and I.pair_loss(big, -big) > 10
+    assert math.isclose(I.confusion_loss(torch.zeros(8)).item(), math.log(2), rel_tol=1e-6)
+    assert I.confusion_loss(big) > 10 and I.confusion_loss(-big) > 10  # a sure P is penalised either way
+    assert I.l1_loss(fake.target, fake.target) == 0 and I.l1_loss(fake.composite, fake.target) > 0
+    assert perceptual(fake.target, fake.target) == 0 and perceptual(fake.composite, fake.target) > 0
+    y = fake.composite.clone().requires_grad_()
+    perceptual(y, fake.target).backward()
+    assert y.grad.abs().sum() > 0
+    assert all(not p.requires_grad for p in perceptual.parameters())
+
+
+def test_box_error_and_pair_classifier():
+    fake, real = I.make_pairs(5, 32, real=False), I.make_pairs(5, 32, real=True)
+    assert I.box_error(fake.target, fake.target, fake.box).abs().max() < 1e-3
+    assert (I.box_error(real.copy, real.target, real.box) > 0).all()
+    acc_same = T.pair_classifier_accuracy(fake.target[:16], fake.target[16:], steps=30)
+    acc_apart = T.pair_classifier_accuracy(fake.target * 0.3, fake.target * 0.3 + 0.6, steps=30)
+    assert acc_apart == 1.0 and acc_same <= 0.75
+
+
+def test_config_checks():
+    with pytest.raises(ValueError, match="pair"):
+        T.Config(pair="maybe").check()
+    with pytest.raises(ValueError, match="steps"):
+        T.Config(steps=0).check()
+
+
+def test_training_steps_decrease_the_l1_loss(pairs, perceptual):
+    fake, real = pairs
+    cfg = T.Config(steps=1, pair="confusion", batch_size=16, width=4, lr=5e-3)
+    m = T.build(cfg)
+    losses = [T.train_step(cfg, m, fake, real, perceptual)["l1"] for _ in range(30)]
+    assert sum(losses[-3:]) < 0.9 * sum(losses[:3])
+    assert all(math.isfinite(v) for v in losses)
+
+
+@pytest.mark.parametrize("pair", ["none", "confusion", "reversal"])
+def test_train_step_updates_the_pair_discriminator_only_when_asked(pairs, perceptual, pair):
+    fake, real = pairs
+    cfg = T.Config(steps=1, pair=pair, **TINY)
+    m = T.build(cfg)
+    before = [p.detach().clone() for p in m.pair_d.parameters()]
+    losses = T.train_step(cfg, m, fake, real, perceptual)
+    changed = any(not torch.equal(a, p) for a, p in zip(before, m.pair_d.parameters()))
+    assert changed == (pair != "none")
+    assert (losses["p"] > 0) == (pair != "none") and (losses["conf"] > 0) == (pair == "confusion")
+
+
+def test_fit_is_deterministic_and_resume_gives_identical_weights(tmp_path, perceptual, monkeypatch):
+    cfg = T.Config(steps=4, seed=1, **TINY)
+    whole = T.fit(cfg, progress=False, perceptual=perceptual)
+    again = T.fit(cfg, progress=False, perceptual=perceptual)
+    for a, b in zip(whole.generator.state_dict().values(), again.generator.state_dict().values()):
+        assert torch.equal(a, b)
+    state = tmp_path / "run.state.pt"
+    real_step = T.train_step
+    calls = {"n": 0}
+
+    def interrupted(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(T, "train_step", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        T.fit(cfg, progress=False, perceptual=perceptual, state_file=state, checkpoint_every=2)
+    monkeypatch.setattr(T, "train_step", real_step)
+    assert state.exists() and T.load_checkpoint(state)["step"] == 2
+    resumed = T.fit(cfg, progress=False, perceptual=perceptual, state_file=state, checkpoint_every=2)
+    for name, module in whole.modules().items():
+        if name.startswith("opt"):
+            continue
+        for a, b in zip(module.state_dict().values(), getattr(resumed, name).state_dict().values()):
+            assert torch.equal(a, b), name
+    with pytest.raises(ValueError, match="other settings"):
+        T.fit(T.Config(steps=4, seed=2, **TINY), progress=False, perceptual=perceptual, state_file=state)
+
+
+def test_cli_trains_a_loadable_checkpoint_and_refuses_to_overwrite(tmp_path, capsys):
+    out = tmp_path / "g.pt"
+    args = ["train", "insertion", "--out", str(out), "--steps", "2", "--batch-size", "2", "--width", "4",
+            "--eval-n", "8", "--classifier-steps", "5", "--no-progress"]
+    assert main(args) == 0
+    g = T.load_generator(out)
+    assert g.config["steps"] == 2 and g.config["pair"] == "confusion" and "real_pair_error" in g.metrics
+    assert not T.state_path(out).exists()
+    before = out.read_bytes()
+    assert main(args) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert out.read_bytes() == before
+    with pytest.raises(SystemExit):
+        main(["train", "insertion", "--out", str(tmp_path / "x.pt"), "--pair", "sometimes"])
