@@ -22,13 +22,15 @@ Where we deviate from the paper:
 
 * DEC computes the field by coarse-to-fine PatchMatch (Deep Image Analogy, DIA) over relu5_1 ... relu2_1 and
   upsamples the relu2_1 field x2. Our default (``match(method="exact")``) is the **exact** cosine nearest
-  neighbour of single positions (no patches) on ONE layer (``PATCHMATCH_LAYERS = ("relu5_1", "relu4_1", "relu3_1")  # coarse to fine (DEC goes on to relu2_1)
-FIELD_LAYER = "relu3_1"``, stride 4), chunked
+  neighbour of single positions (no patches) on ONE layer (``FIELD_LAYER``, relu3_1, stride 4), chunked
   so that it runs in bounded memory. ``match(method="patchmatch")`` follows DEC's route with a vectorised
-  PatchMatch (:func:`patchmatch`, :func:`coarse_to_fine`): DIA's patch sizes and similarity, but jump-flooding
-  propagation instead of a sequential scan, 5 iterations instead of 10, and no feature reconstruction
-  (DIA's deconvolution-based blending of the two images' features) between layers.
-  :func:`attention_warp` gives the soft, differentiable alternative of the video follow-up (VID).
+  PatchMatch (:func:`patchmatch`, :func:`coarse_to_fine`): DIA's patch sizes and similarity, but
+  jump-flooding propagation instead of a sequential scan, 5 iterations instead of 10, no feature
+  reconstruction (DIA's deconvolution-based blending of the two images' features) between layers, and it
+  stops at relu3_1 (``PATCHMATCH_LAYERS``; relu2_1 is available but its 4x larger grid does not fit the
+  cosine-matrix route at 256 x 256 and costs about 30x more).
+  ``match(method="attention")`` is the soft, differentiable alternative of the video follow-up (VID):
+  :func:`vid_features` and :func:`attention_warp`.
 * Image-resolution features are sampled per pixel by bilinear interpolation with ``grid_sample``
   (``align_corners=False``: pixel q of an image of width W sits at normalised 2 (q + 0.5) / W - 1 on every
   layer), which equals bilinear upsampling of each layer to the image size, evaluated at q.
@@ -42,9 +44,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .features import DEC_LAYERS
+from .features import DEC_LAYERS, VID_LAYERS
 
 PATCHMATCH_LAYERS = ("relu5_1", "relu4_1", "relu3_1")  # coarse to fine (DEC goes on to relu2_1)
+ATTENTION_STRIDE = 4  # VID matches at 1/4 of the image
+ATTENTION_TAU = 0.01  # VID's softmax temperature
+METHODS = ("exact", "patchmatch", "attention")  # match(method=...)
 FIELD_LAYER = "relu3_1"  # the layer whose exact nearest neighbours give phi (DEC: PatchMatch down to relu2_1)
 DEFAULT_CHUNK = 4096  # target positions per similarity block: block memory = chunk x h_R w_R floats
 NORMALIZATIONS = ("dec", "unit")
@@ -240,25 +245,27 @@ def sample_features(feats: Tensor, at: Tensor, size: tuple[int, int]) -> Tensor:
     return F.grid_sample(feats, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
-def _axis(size: int, cells: int, device) -> tuple[Tensor, Tensor, Tensor]:
-    """Bilinear corners of every pixel index q < ``size`` on an axis covered by ``cells`` cells, as
-    grid_sample computes them (align_corners=False, border padding): u = clip((q + 0.5) cells / size - 0.5,
-    0, cells - 1); corners i0 = floor(u), i1 = min(i0 + 1, cells - 1); weight of i1 = u - i0."""
+def _axis(size: int, cells: int, device, dtype) -> tuple[Tensor, Tensor]:
+    """Bilinear corners (size, 2) and weights (size, 2) of every pixel index q < ``size`` on an axis covered
+    by ``cells`` cells, as grid_sample computes them (align_corners=False, border padding):
+    u = clip((q + 0.5) cells / size - 0.5, 0, cells - 1), corners floor(u) and min(floor(u) + 1, cells - 1),
+    weights 1 - (u - floor(u)) and u - floor(u)."""
     u = ((torch.arange(size, dtype=torch.float64, device=device) + 0.5) * (cells / size) - 0.5).clamp(0, cells - 1)
     i0 = u.floor()
-    return i0.long(), (i0.long() + 1).clamp(max=cells - 1), u - i0
+    frac = (u - i0).to(dtype)
+    i0 = i0.long()
+    return torch.stack((i0, (i0 + 1).clamp(max=cells - 1)), -1), torch.stack((1 - frac, frac), -1)
 
 
 def _bilinear(at: Tensor, size: tuple[int, int], grid: tuple[int, int], dtype) -> tuple[Tensor, Tensor]:
     """The 4 bilinear corners (B, N, 4) as flat grid indices and their weights (B, N, 4) of pixel
     positions ``at`` (B, 2, H', W') in an image of ``size`` whose features lie on ``grid``."""
+    cy, wy = _axis(size[0], grid[0], at.device, dtype)
+    cx, wx = _axis(size[1], grid[1], at.device, dtype)
     ys, xs = at[:, 0].flatten(1), at[:, 1].flatten(1)
-    y0, y1, wy = (t[ys] for t in _axis(size[0], grid[0], at.device))
-    x0, x1, wx = (t[xs] for t in _axis(size[1], grid[1], at.device))
-    w_ = grid[1]
-    idx = torch.stack((y0 * w_ + x0, y0 * w_ + x1, y1 * w_ + x0, y1 * w_ + x1), dim=-1)
-    wts = torch.stack(((1 - wy) * (1 - wx), (1 - wy) * wx, wy * (1 - wx), wy * wx), dim=-1)
-    return idx, wts.to(dtype)
+    idx = (cy[ys][..., :, None] * grid[1] + cx[xs][..., None, :]).flatten(-2)  # (B, N, 4): y-major corners
+    wts = (wy[ys][..., :, None] * wx[xs][..., None, :]).flatten(-2)
+    return idx, wts
 
 
 def _pixel_rows(feats: Tensor, size: tuple[int, int]) -> Tensor:
@@ -400,20 +407,44 @@ def attention_warp(F_T: Tensor, F_R: Tensor, values_R: Tensor, tau: float = 0.01
         raise ValueError(f"values_R {tuple(values_R.shape)} must share batch and grid with F_R {tuple(F_R.shape)}")
     if not isinstance(tau, (int, float)) or isinstance(tau, bool) or not tau > 0:
         raise ValueError(f"tau must be a positive number, got {tau!r}")
+    warped, conf, _ = _attention(F_T, F_R, values_R, tau, chunk)
+    return warped, conf
+
+
+def _attention(F_T: Tensor, F_R: Tensor, values_R: Tensor, tau: float, chunk: int) -> tuple[Tensor, Tensor, Tensor]:
+    """attention_warp's warped values and confidence, plus the argmax field (B, 2, h, w) (tau -> 0)."""
     B, _, h, w = F_T.shape
+    w_R = F_R.shape[-1]
     ft = F.normalize(F_T.flatten(2), dim=1, eps=EPS)
     fr = F.normalize(F_R.flatten(2), dim=1, eps=EPS)
     vals = values_R.flatten(2).to(F_T.dtype)  # (B, V, M)
-    out, conf = [], []
+    out, conf, index = [], [], []
     for b in range(B):
-        ob, cb = [], []
+        ob, cb, ib = [], [], []
         for i in range(0, h * w, chunk):
             s = ft[b, :, i:i + chunk].T @ fr[b]  # (k, M)
             ob.append(torch.softmax(s / tau, dim=1) @ vals[b].T)  # (k, V)
-            cb.append(s.amax(dim=1))
+            best, arg = s.max(dim=1)
+            cb.append(best)
+            ib.append(arg)
         out.append(torch.cat(ob).T)
         conf.append(torch.cat(cb))
-    return torch.stack(out).view(B, -1, h, w), torch.stack(conf).view(B, h, w)
+        index.append(torch.cat(ib))
+    idx = torch.stack(index)
+    phi = torch.stack((idx // w_R, idx % w_R), dim=1).view(B, 2, h, w)
+    return torch.stack(out).view(B, -1, h, w), torch.stack(conf).view(B, h, w), phi
+
+
+def vid_features(feats: Mapping[str, Tensor], size: tuple[int, int], layers: Sequence[str] = VID_LAYERS) -> Tensor:
+    """The video follow-up's matching features: each layer of ``layers`` (relu2_2 ... relu5_2) L2-normalised
+    over channels, resized bilinearly to ``size`` (1/4 of the image in VID), concatenated over channels and
+    divided by sqrt(number of layers), so that cosine = mean over layers of the per-layer cosines."""
+    missing = [k for k in layers if k not in feats]
+    if missing:
+        raise ValueError(f"layers {missing} are missing from the feature pyramid (it has {list(feats)})")
+    parts = [F.interpolate(F.normalize(_features(feats[k], f"feats[{k!r}]"), dim=1, eps=EPS), size=size,
+                           mode="bilinear", align_corners=False) for k in layers]
+    return torch.cat(parts, dim=1) / len(layers) ** 0.5
 
 
 # ---------------------------------------------------------------------------------------------- the whole sub-net
@@ -430,34 +461,44 @@ class Matched(NamedTuple):
 @torch.no_grad()
 def match(model, T_L: Tensor, R_L: Tensor, R_ab: Tensor, layers: Sequence[str] | None = None,
           field_layer: str = FIELD_LAYER, chunk: int = DEFAULT_CHUNK, normalization: str = "dec",
-          method: str = "exact", iters: int = 5) -> Matched:
+          method: str = "exact", iters: int = 5, tau: float = ATTENTION_TAU) -> Matched:
     """The similarity sub-net end to end: gray-VGG pyramids of T_L and R_L (B, 1, H, W), the fields
     phi_T->R and phi_R->T upsampled to pixels, R'_ab = warp(R_ab, phi_T->R), the maps and the colornet input.
 
-    method "exact": exact cosine NN on ``field_layer`` (default relu3_1). method "patchmatch": DEC's route,
-    :func:`coarse_to_fine` PatchMatch relu5_1 -> relu2_1 (``iters`` per layer; ``field_layer`` ignored),
-    the relu2_1 field upsampled x2.
+    method "exact": exact cosine NN on ``field_layer`` (default relu3_1), stride 4. method "patchmatch":
+    DEC's route, :func:`coarse_to_fine_bidirectional` PatchMatch over ``PATCHMATCH_LAYERS`` (relu5_1 ->
+    relu3_1; DEC goes on to relu2_1, 30x slower here; ``iters`` per layer; ``field_layer`` ignored), the
+    relu3_1 field upsampled x4. method "attention": VID's route, :func:`vid_features` at 1/4 resolution,
+    R'_ab = the soft :func:`attention_warp` of R_ab (temperature ``tau``) upsampled bilinearly; the fields
+    (for the similarity maps) are its argmax in both directions.
     """
-    if method not in ("exact", "patchmatch"):
-        raise ValueError(f"method must be 'exact' or 'patchmatch', got {method!r}")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     layers = tuple(DEC_LAYERS if layers is None else layers)
-    pm_layers = PATCHMATCH_LAYERS
-    extra = (field_layer,) if method == "exact" else pm_layers
+    extra = {"exact": (field_layer,), "patchmatch": PATCHMATCH_LAYERS, "attention": VID_LAYERS}[method]
     fT = model(T_L, layers + tuple(k for k in extra if k not in layers))
     fR = model(R_L, tuple(fT))
+    size_T, size_R = tuple(T_L.shape[-2:]), tuple(R_L.shape[-2:])
+    R_ab_w = None
     if method == "exact":
         c = bidirectional(fT[field_layer], fR[field_layer], chunk)
-        phi_TR, phi_RT = c.phi_TR, c.phi_RT
+        phi_TR, phi_RT, s = c.phi_TR, c.phi_RT, model.stride(field_layer)
+    elif method == "patchmatch":
+        fwd, bwd = coarse_to_fine_bidirectional(fT, fR, PATCHMATCH_LAYERS, iters=iters)
+        phi_TR, phi_RT, s = fwd[PATCHMATCH_LAYERS[-1]], bwd[PATCHMATCH_LAYERS[-1]], model.stride(PATCHMATCH_LAYERS[-1])
     else:
-        field_layer = pm_layers[-1]
-        fwd, bwd = coarse_to_fine_bidirectional(fT, fR, pm_layers, iters=iters)
-        phi_TR, phi_RT = fwd[field_layer], bwd[field_layer]
-    s = model.stride(field_layer)
-    size_T, size_R = tuple(T_L.shape[-2:]), tuple(R_L.shape[-2:])
+        s = ATTENTION_STRIDE
+        grid_T, grid_R = (max(1, size_T[0] // s), max(1, size_T[1] // s)), (max(1, size_R[0] // s), max(1, size_R[1] // s))
+        vT, vR = vid_features(fT, grid_T), vid_features(fR, grid_R)
+        ab_small = F.interpolate(R_ab.to(vT), size=grid_R, mode="area")
+        soft, _, phi_TR = _attention(vT, vR, ab_small, tau, _check_chunk(chunk))
+        phi_RT = exact_nn(vR, vT, chunk)[0]
+        R_ab_w = F.interpolate(soft, size=size_T, mode="bilinear", align_corners=False)
     phi_TR = upsample_field(phi_TR, s, size_T, size_R)
     phi_RT = upsample_field(phi_RT, s, size_R, size_T)
     sims = similarity_maps({k: fT[k] for k in layers}, {k: fR[k] for k in layers}, phi_TR, phi_RT)
-    R_ab_w = warp(R_ab.to(device=sims.device, dtype=sims.dtype), phi_TR)
+    if R_ab_w is None:
+        R_ab_w = warp(R_ab.to(device=sims.device, dtype=sims.dtype), phi_TR)
     net_in = colornet_input(T_L.to(device=sims.device, dtype=sims.dtype), R_ab_w, sims, normalization)
     return Matched(phi_TR, phi_RT, R_ab_w, sims, net_in)
 

@@ -147,3 +147,46 @@ def photo_matches(target_rgb: Tensor, reference_rgb: Tensor, warped_rgb: Tensor,
     _show(axes[1], reference_rgb, "reference R")
     _show(axes[2], warped_rgb, title)
     return fig
+
+
+def method_comparison(target, reference, outs: dict, num_classes: int) -> Figure:
+    """Per pair (rows): target, reference, target classes, then for each route of ``matching.match``
+    (``outs``: name -> Matched) the classes found through phi_T->R and T_L with its R'_ab."""
+    n = len(target)
+    cols = 3 + 2 * len(outs)
+    fig, axes = plt.subplots(n, cols, figsize=(1.7 * cols, 1.8 * n), constrained_layout=True, squeeze=False)
+    labels = dict(cmap="tab10", vmin=0, vmax=max(num_classes - 1, 9), interpolation="nearest")
+    for i in range(n):
+        t, r = target[i], reference[i]
+        _show(axes[i, 0], t.rgb[0], "target T")
+        _show(axes[i, 1], r.rgb[0], "reference R")
+        _show(axes[i, 2], t.labels[0], "classes of T", **labels)
+        for j, (name, out) in enumerate(outs.items()):
+            _show(axes[i, 3 + 2 * j], warp(r.labels[:, None], out.phi_TR[i:i + 1])[0, 0], f"classes, {name}", **labels)
+            _show(axes[i, 4 + 2 * j], lab_to_rgb(torch.cat((t.L[0], out.R_ab_warped[i]))), f"T_L + R'_ab, {name}")
+    return fig
+
+
+def similarity_maps_plot(sims: Tensor, wrong: Tensor, layers: Sequence[str]) -> Figure:
+    """One pair: the wrong matches of phi_T->R (white), then forward (top) and bidirectional (bottom)
+    similarity maps per layer. sims (2 L, H, W), wrong (H, W) bool."""
+    L = len(layers)
+    fig, axes = plt.subplots(2, L + 1, figsize=(1.9 * (L + 1), 4.0), constrained_layout=True, squeeze=False)
+    _show(axes[0, 0], wrong.float(), "wrong matches", cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    axes[1, 0].axis("off")
+    for k, layer in enumerate(layers):
+        _show(axes[0, k + 1], sims[k], f"sim T->R {layer}", cmap="magma", vmin=0, vmax=1)
+        _show(axes[1, k + 1], sims[L + k], f"sim T<->R {layer}", cmap="magma", vmin=0, vmax=1)
+    return fig
+
+
+def roc_plot(curves: dict[str, tuple[Tensor, Tensor, float]]) -> Figure:
+    """ROC curves: name -> (false-positive rate, true-positive rate, AUC)."""
+    fig, ax = plt.subplots(figsize=(3.8, 3.6), constrained_layout=True)
+    for name, (fpr, tpr, auc) in curves.items():
+        ax.plot(fpr.numpy(), tpr.numpy(), label=f"{name} (AUC {auc:.3f})")
+    ax.plot([0, 1], [0, 1], color="gray", linestyle=":", label="chance (AUC 0.5)")
+    ax.set_xlabel("false-positive rate (wrong matches kept)")
+    ax.set_ylabel("true-positive rate (correct matches kept)")
+    ax.legend(loc="lower right", fontsize=8)
+    return fig

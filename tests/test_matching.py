@@ -335,3 +335,49 @@ def test_errors():
         matching.match(None, f, f, f, method="dia")
     with pytest.raises(ValueError, match="values_R"):
         matching.attention_warp(f, f, _rand(1, 2, 4, 4))
+
+
+# ------------------------------------------------------------------------------------------- fast routes, methods
+def test_patchmatch_cosine_matrix_route_equals_descriptor_route():
+    f, g = _rand(2, 6, 9, 7, seed=40, dtype=torch.float32), _rand(2, 6, 8, 10, seed=41, dtype=torch.float32)
+    by_matrix, s1 = matching.patchmatch(f, g, patch=3, iters=3, seed=2)
+    by_rows, s2 = matching.patchmatch(f, g, patch=3, iters=3, seed=2, matrix_limit=0)
+    D_f, D_g = matching.patch_descriptors(f, 3), matching.patch_descriptors(g, 3)
+    torch.testing.assert_close(s1, (D_f * matching.warp(D_g, by_matrix)).sum(1), atol=1e-5, rtol=0)
+    assert (by_matrix == by_rows).all(1).float().mean() > 0.95  # same search; float rounding may flip a tie
+    torch.testing.assert_close(s1, s2, atol=1e-4, rtol=0)
+
+
+def test_bidirectional_coarse_to_fine_equals_two_one_way_runs():
+    g = torch.Generator().manual_seed(42)
+    pyr_T = {"c": torch.rand(1, 5, 4, 5, generator=g), "f": torch.rand(1, 5, 8, 10, generator=g)}
+    pyr_R = {"c": torch.rand(1, 5, 3, 4, generator=g), "f": torch.rand(1, 5, 6, 8, generator=g)}
+    fwd, bwd = matching.coarse_to_fine_bidirectional(pyr_T, pyr_R, layers=("c", "f"), iters=2)
+    for layer, phi in matching.coarse_to_fine(pyr_T, pyr_R, layers=("c", "f"), iters=2).items():
+        assert (phi == fwd[layer]).all(1).float().mean() > 0.95
+    assert bwd["f"].shape == (1, 2, 6, 8) and int(bwd["f"][:, 0].max()) < 8
+
+
+def test_vid_features_give_the_mean_layer_cosine():
+    g = torch.Generator().manual_seed(43)
+    feats = {k: torch.rand(1, 3 + i, 8, 8, generator=g) for i, k in enumerate(("a", "b"))}
+    other = {k: torch.rand_like(v) for k, v in feats.items()}
+    v, w = matching.vid_features(feats, (8, 8), ("a", "b")), matching.vid_features(other, (8, 8), ("a", "b"))
+    want = sum(F.cosine_similarity(feats[k], other[k], dim=1) for k in ("a", "b")) / 2
+    torch.testing.assert_close((v * w).sum(1), want)
+    with pytest.raises(ValueError, match="missing"):
+        matching.vid_features(feats, (4, 4), ("a", "relu9_9"))
+
+
+@pytest.mark.parametrize("method", ["patchmatch", "attention"])
+def test_match_methods_on_scenes_are_well_above_chance(scene_match, method):
+    model, target, reference, _, chance = scene_match
+    out = matching.match(model, target.L[:4], reference.L[:4], reference.ab[:4], method=method)
+    labels = matching.warp(reference.labels[:4, None], out.phi_TR)[:, 0]
+    assert (labels == target.labels[:4]).float().mean().item() > chance + 0.3
+    assert out.net_input.shape == (4, 13, 64, 64) and out.R_ab_warped.shape == (4, 2, 64, 64)
+    if method == "attention":  # soft: R'_ab is a blend, not a copy of reference pixels
+        hard = matching.warp(reference.ab[:4], out.phi_TR)
+        assert not torch.equal(out.R_ab_warped, hard) and (out.R_ab_warped - hard).abs().mean() < 10
+    with pytest.raises(ValueError, match="method"):
+        matching.match(model, target.L[:1], reference.L[:1], reference.ab[:1], method="magic")

@@ -1,0 +1,74 @@
+"""Speed and peak memory of :func:`reprolib.matching.match` on a 256 x 256 photo pair, shared by
+``benchmarks/bench_matching.py`` and ``python -m reprolib reproduce``.
+
+Each method runs in a fresh Python process (``python -m reprolib.matchbench METHOD SIZE REPEATS``), so
+that its peak resident memory (``ru_maxrss``) is its own: the figure reported is the peak minus the
+memory the process held before the first call (torch, the model, the images). The model has the VGG-19
+layout (the paper's gray-VGG-19 sizes: 64 ... 512 channels) with random weights: the time does not depend
+on the weights. Times are wall-clock medians after one warm-up call, with torch's default threads.
+"""
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+
+from .matching import METHODS
+
+PAIR = ("flower.jpg", "rocket.jpg")  # data/photos, see data/photos/README.md
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: kilobytes
+
+
+def _pair(size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    import torch.nn.functional as F
+
+    from .color import rgb_to_lab
+    from .photos import load_photo
+
+    lab = [rgb_to_lab(F.interpolate(load_photo(n)[None], size=(size, size), mode="area").clamp(0, 1)) for n in PAIR]
+    return lab[0][:, :1], lab[1][:, :1], lab[1][:, 1:]
+
+
+def measure(method: str, size: int = 256, repeats: int = 3) -> dict:
+    """In this process: median seconds of ``match(model, T_L, R_L, R_ab, method=method)`` on a size x size
+    pair with a VGG-19-sized gray-VGG, the stages (features, fields, maps) of one call, and the peak
+    memory above the baseline."""
+    from . import matching
+    from .features import GrayVGG
+
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    torch.manual_seed(0)
+    model = GrayVGG().eval()
+    T_L, R_L, R_ab = _pair(size)
+    base = _rss_mb()
+    matching.match(model, T_L, R_L, R_ab, method=method)  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        matching.match(model, T_L, R_L, R_ab, method=method)
+        times.append(time.perf_counter() - start)
+    return {"seconds": statistics.median(times), "peak_mb": round(_rss_mb() - base, 1),
+            "threads": torch.get_num_threads()}
+
+
+def measure_in_subprocess(method: str, size: int = 256, repeats: int = 3, timeout: float = 600) -> dict:
+    """:func:`measure` in a fresh interpreter (its own peak memory); raises RuntimeError if it fails."""
+    cmd = [sys.executable, "-m", "reprolib.matchbench", method, str(size), str(repeats)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0:
+        raise RuntimeError(f"matchbench {method} failed: {done.stderr.strip().splitlines()[-1:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+if __name__ == "__main__":
+    method, size, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    print(json.dumps(measure(method, size, repeats)))
