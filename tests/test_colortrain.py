@@ -53,11 +53,11 @@ def test_pair_batch_builds_t_prime_and_ground_truth(batch):
 
 def test_a_few_steps_reduce_the_loss(tmp_path, batch):
     out = tmp_path / "c.pt"
-    ct.train_colornet(out, steps=25, mode="chrominance_only", pool=1, lr=3e-3, seed=1, **TINY)
+    ct.train_colornet(out, steps=25, mode="chrominance_only", residual=False, pool=1, lr=3e-3, seed=1, **TINY)
     target, reference = scenes.sample_pairs(ct.train_data_seed(1, 0), 4, 32)
     b = ct.pair_batch(grayvgg_small(), target, reference)
     torch.manual_seed(1)
-    before, after = ColorNet().eval(), load_colornet(out)
+    before, after = ColorNet().eval(), load_colornet(out)  # the trainer's initial net
     with torch.no_grad():
         x = ct.branch_input(b, "chrominance")
         l0, l1 = losses.chrominance_loss(before(x), b.T_ab), losses.chrominance_loss(after(x), b.T_ab)
@@ -106,7 +106,7 @@ def test_two_processes_match_one(tmp_path):
     # same result up to float rounding (which Adam's first steps amplify for near-zero gradients)
     two, one = load_colornet(tmp_path / "ddp.pt"), load_colornet(tmp_path / "one.pt")
     torch.manual_seed(2)
-    start = ColorNet(13).eval()
+    start = ColorNet(residual=True).eval()  # the initial net of both runs
     x = ct.branch_input(ct.pair_batch(grayvgg_small(), *scenes.sample_pairs(5, 2, 32)), "perceptual")
     with torch.no_grad():
         gap, moved = (two(x) - one(x)).abs().mean(), (start(x) - one(x)).abs().mean()
