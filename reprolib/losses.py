@@ -5,7 +5,7 @@
       L_chrom = mean_p smoothL1(P_ab(p) - T_ab(p))                                       (:func:`chrominance_loss`)
 * Perceptual branch: the real warped reference R'_ab; the result is compared with the ground truth in a
   feature space,
-      L_perc = alpha || F(P_lab) - F(GT_lab) ||^2    (paper: relu5_1 of VGG-19, alpha = 0.005)   (:class:`PerceptualLoss`)
+      L_perc = alpha || F(P_lab) - F(GT_lab) ||^2   (paper: relu5_1 of VGG-19, alpha = 0.005)  (:class:`PerceptualLoss`)
 * Automatic baseline (study note, point 1): L_1 = mean_p |P_ab(p) - T_ab(p)|                     (:func:`l1_loss`)
 
 All losses read raw a*, b* (B, 2, H, W) and return a scalar tensor.
