@@ -110,7 +110,7 @@ def test_two_processes_match_one(tmp_path):
     x = ct.branch_input(ct.pair_batch(grayvgg_small(), *scenes.sample_pairs(5, 2, 32)), "perceptual")
     with torch.no_grad():
         gap, moved = (two(x) - one(x)).abs().mean(), (start(x) - one(x)).abs().mean()
-    assert gap < 0.02 * moved, (gap, moved)
+    assert gap < 1e-3 * moved, (gap, moved)  # measured: about 4e-8 against 0.06
 
 
 def test_cli_refuses_to_overwrite(tmp_path, capsys):
