@@ -94,5 +94,6 @@ def test_evaluate_returns_every_row_with_finite_numbers():
                 assert math.isfinite(v), (name, k, v)
     assert res["rows"]["ground_truth"]["delta_e2000"] == pytest.approx(0.0, abs=1e-3)
     assert res["rows"]["welsh"]["delta_e2000"] > 0
+    assert ev.evaluate(n_pairs=8, batch_size=8)["rows"] == res["rows"]  # deterministic
     with pytest.raises(ValueError, match="n_pairs"):
         ev.evaluate(n_pairs=0)
