@@ -1,4 +1,4 @@
-"""Command line: ``python -m reprolib reproduce [--quick] [--out DIR]`` and ``python -m reprolib train grayvgg``.
+"""Command line: ``python -m reprolib colorize TARGET --reference REF --output OUT``, ``reproduce``, ``train ...``.
 
 Errors a user can cause (bad paths, bad images, missing weights) end with one line on stderr and a
 non-zero exit status, not a traceback (set REPROLIB_TRACEBACK=1 to see one).
@@ -80,9 +80,46 @@ def _train_insertion(args: argparse.Namespace) -> int:
     return 0
 
 
+def _colorize(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .colorize import colorize
+    from .photos import _SAVE_FORMATS, load_image, save_image
+
+    out = Path(args.output)
+    if out.suffix.lower() not in _SAVE_FORMATS:  # checked before any work: nothing is written on error
+        raise ValueError(f"{out}: unsupported output extension {out.suffix!r} (use .png, .jpg or .jpeg)")
+    if out.exists() and not args.force:
+        raise FileExistsError(f"{out} already exists; pass --force to replace it")
+    if not out.parent.is_dir():
+        raise FileNotFoundError(f"{out.parent} is not a folder")
+    for name, given in (("target", args.target), ("reference", args.reference)):
+        if Path(given).resolve() == out.resolve():
+            raise ValueError(f"--output {out} is the {name} image; choose another file (inputs are never overwritten)")
+    target, reference = load_image(args.target), load_image(args.reference)
+    result = colorize(target, reference, features=args.features, size=args.size, method=args.method)
+    save_image(result.rgb, out, force=args.force)
+    print(f"wrote {out} ({result.rgb.shape[2]} x {result.rgb.shape[1]}) in {result.seconds:.2f} s "
+          f"(matching: {args.method}, gray-VGG: {result.features})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m reprolib", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
+
+    col = commands.add_parser("colorize", help="colour a gray photo from a colour reference photo")
+    col.add_argument("target", help="the photo to colour (only its luminance is used)")
+    col.add_argument("--reference", required=True, help="the colour exemplar R")
+    col.add_argument("--output", required=True, help="result file (.png, .jpg); never overwritten without --force")
+    col.add_argument("--size", type=int, default=256, help="short side for matching and the network (default: %(default)s)")
+    col.add_argument("--features", default="small",
+                     help="gray-VGG: small (shipped, what the shipped ColorNet was trained with), auto, torchvision, "
+                          "or a weights file with $REPROLIB_VGG_CONVENTION (default: %(default)s)")
+    col.add_argument("--method", choices=("exact", "patchmatch", "attention"), default="exact",
+                     help="correspondences (default: %(default)s)")
+    col.add_argument("--force", action="store_true", help="replace an existing --output file")
+    col.set_defaults(run=_colorize)
 
     rep = commands.add_parser("reproduce", help="run every experiment; write results.json and REPORT.md")
     rep.add_argument("--quick", action="store_true", help="smaller runs (a few minutes at most)")
