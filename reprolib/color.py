@@ -231,6 +231,34 @@ def lab_to_rgb(lab: Tensor, return_clipped: bool = False) -> Tensor | tuple[Tens
 # ----- L and ab: splitting, merging, network inputs -----
 
 
+def fit_to_gamut(lab: Tensor, iters: int = 12, tol: float = 1e-6) -> Tensor:
+    """Bring Lab colours (..., 3, H, W) inside the sRGB gamut by scaling their chroma, keeping L* and hue:
+
+        s*(p) = max { s in [0, 1] : lab_to_rgb(L(p), s ab(p)) in [0, 1]^3 },     out = (L, s* ab)
+
+    found by ``iters`` bisection steps (s* to 2^-iters); gray (s = 0) is always inside for 0 <= L* <= 100.
+    Clipping RGB instead (:func:`lab_to_rgb`) changes L* too, by several units for saturated colours."""
+    _check(lab, "lab")
+    L, ab = lab[..., :1, :, :].clamp(0, 100), lab[..., 1:, :, :]
+
+    def inside(s: Tensor) -> Tensor:
+        rgb = lab_to_rgb_unclipped(torch.cat((L, s * ab), dim=-3))
+        return ((rgb >= -tol) & (rgb <= 1 + tol)).all(dim=-3, keepdim=True)
+
+    one = torch.ones_like(L)
+    if bool(inside(one).all()):
+        return torch.cat((L, ab), dim=-3)
+    lo, hi = torch.zeros_like(L), one
+    ok = inside(one)
+    lo = torch.where(ok, one, lo)
+    for _ in range(iters):
+        mid = (lo + hi) / 2
+        good = inside(mid) | ok
+        lo, hi = torch.where(good, mid, lo), torch.where(good, hi, mid)
+        lo = torch.where(ok, one, lo)
+    return torch.cat((L, lo * ab), dim=-3)
+
+
 def split_lab(lab: Tensor) -> tuple[Tensor, Tensor]:
     """Lab (..., 3, H, W) -> (L (..., 1, H, W), ab (..., 2, H, W)), both views of ``lab``."""
     _check(lab, "lab")

@@ -6,7 +6,8 @@
 
 Matching and the network run at a working size (short side ``size``, 256 as in DEC's demos); P_ab is
 upsampled bilinearly to the target's own size and joined with the target's own full-resolution L, so the
-result keeps the target's size and luminance exactly (a colour target is used through its L only).
+result keeps the target's size and luminance (a colour target is used through its L only); colours outside
+the sRGB gamut lose chroma, not lightness (:func:`reprolib.color.fit_to_gamut`).
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from . import features as feats
-from .color import lab_to_rgb, rgb_to_lab
+from .color import fit_to_gamut, lab_to_rgb, rgb_to_lab
 from .colornet import ColorNet, load_colornet, predict_ab
 from .matching import METHODS, match
 from .photos import resize_short_side
@@ -100,7 +101,7 @@ def colorize(target: Tensor, reference: Tensor, features: str | os.PathLike | fe
     m = match(model, t_lab[None, :1], r_lab[None, :1], r_lab[None, 1:], method=method)
     P_ab = predict_ab(net, m.net_input)
     P_ab_full = F.interpolate(P_ab, size=tuple(target.shape[-2:]), mode="bilinear", align_corners=False)[0]
-    rgb = lab_to_rgb(torch.cat((T_L_full, P_ab_full))).clamp(0, 1)
+    rgb = lab_to_rgb(fit_to_gamut(torch.cat((T_L_full, P_ab_full)))).clamp(0, 1)  # L* kept, chroma cut to fit
     seconds = time.perf_counter() - start
     return Colorization(rgb=rgb, P_ab=P_ab[0], T_L=t_lab[:1], reference_rgb=r_small, R_ab_warped=m.R_ab_warped[0],
                         sims=m.sims[0], phi_TR=m.phi_TR[0], features=model.source, seconds=seconds)

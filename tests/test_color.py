@@ -373,3 +373,19 @@ def test_colorbench_smoke():
     assert e["grid_points"] == 6**3
     assert e["max_abs_diff_skimage"] < 1e-9 and e["roundtrip_max_abs"] < 1e-9
     assert e["max_abs_diff_skimage_float32"] < 1e-3
+
+
+def test_fit_to_gamut_keeps_L_and_hue_and_lands_inside():
+    from reprolib.color import fit_to_gamut, lab_to_rgb_unclipped
+
+    g = torch.Generator().manual_seed(0)
+    lab = torch.cat((torch.rand(1, 16, 16, generator=g) * 100, (torch.rand(2, 16, 16, generator=g) - 0.5) * 240))
+    fitted = fit_to_gamut(lab)
+    rgb = lab_to_rgb_unclipped(fitted)
+    assert rgb.min() > -1e-4 and rgb.max() < 1 + 1e-4
+    torch.testing.assert_close(fitted[:1], lab[:1])
+    scale = fitted[1:].norm(dim=0) / lab[1:].norm(dim=0)
+    torch.testing.assert_close(fitted[1:], scale * lab[1:])  # same hue: ab only scaled
+    assert (scale <= 1).all() and (scale < 0.99).any()
+    inside = torch.tensor([[[50.0]], [[10.0]], [[-10.0]]]).expand(3, 2, 2)
+    torch.testing.assert_close(fit_to_gamut(inside), inside)  # in-gamut colours are untouched
