@@ -10,7 +10,7 @@ Input and output conventions (the same everywhere in the project):
   these fixed ranges to about [-1, 1] itself (sims / 64, L / 50, ab / 110), so callers pass DEC's numbers.
   The automatic baseline (``in_channels=1``) reads channel 10 only: (B, 1, H, W) = T_L - 50.
 * **Output** (B, 2, H, W): P_ab in raw a*, b*, 100 tanh(y) (DEC's output layer), so |P_ab| < 100.
-  With ``residual=True`` (our default for the 13-channel net) the last layer predicts a correction of
+  With ``residual=True`` (the trainer's default; the shipped 13-channel nets) the last layer predicts a correction of
   the input chrominance instead: P_ab = 100 tanh(y + atanh(R'_ab / 100)), and y starts at 0 (zero-initialised
   1x1 convolution), so an untrained net returns R'_ab and training learns where to change it.
 * Any H, W: the input is padded (replicate) on the bottom and right to multiples of 8, the output cropped back.
@@ -22,11 +22,12 @@ subsampled x2; two blocks of 512 with dilation 2; one block of 512; decoder bloc
 connections from blocks 3, 2, 1); a 1x1 convolution to 2 channels; tanh x 100.
 
 Deviations from the paper: every width is multiplied by ``width`` (default 1/8: 8 ... 64 channels, about
-0.53 M parameters instead of about 32 M, so that it trains on a CPU in minutes; a 256 x 256 forward pass takes
-about 0.1 s on one CPU thread); GroupNorm instead of
-BatchNorm, so that a result does not depend on how a batch is split across processes (DDP) or on the
-batch size; the fixed input rescaling above; the residual output (a CPU-sized net trained for minutes
-starts from the warped reference instead of having to learn to copy it first).
+0.53 M parameters instead of about 32 M, so that it trains on a CPU in minutes; a 256 x 256 forward pass
+takes about 0.1 s on one CPU thread); GroupNorm instead of BatchNorm, so that a result does not depend on
+how a batch is split across processes (DDP) or on the batch size; the fixed input rescaling above; the
+residual output (a CPU-sized net trained for minutes starts from the warped reference instead of having
+to learn to copy it first: after 800 steps the plain output scored 4.40 CIEDE2000, worse than R'_ab alone
+at 3.35, the residual one 3.01; see :mod:`reprolib.colortrain`).
 """
 from __future__ import annotations
 
