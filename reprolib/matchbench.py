@@ -72,3 +72,18 @@ def measure_in_subprocess(method: str, size: int = 256, repeats: int = 3, timeou
 if __name__ == "__main__":
     method, size, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     print(json.dumps(measure(method, size, repeats)))
+
+
+def time_colorize(size: int = 256, repeats: int = 3, features: str = "small") -> float:
+    """Median wall seconds of :func:`reprolib.colorize.colorize` on a size x size photo pair (features,
+    matching, network, colour conversion; models loaded beforehand), after one warm-up call."""
+    import torch.nn.functional as F
+
+    from .colorize import colorize, load_features
+    from .colornet import load_colornet
+    from .photos import load_photo
+
+    model, net = load_features(features), load_colornet()
+    t, r = (F.interpolate(load_photo(n)[None], size=(size, size), mode="area")[0].clamp(0, 1) for n in PAIR)
+    colorize(t, r, features=model, net=net, size=size)
+    return statistics.median(colorize(t, r, features=model, net=net, size=size).seconds for _ in range(repeats))

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import torch
 from tqdm.auto import tqdm
 
-from . import colorbench, features, labstudy, matchbench, matching, metrics, plots, scenes, train
+from . import colorbench, evaluation, features, labstudy, matchbench, matching, metrics, plots, scenes, train
 from .files import OutputDir
 from .photos import load_photo
 
@@ -123,8 +123,8 @@ def insertion_experiment(out: OutputDir, quick: bool, step: Step) -> tuple[dict,
     """Inserting Videos into Videos in miniature: real- and fake-pair errors with and without the pair discriminator."""
     from . import insertion_train
 
-    settings = dict(seeds=(0, 1), steps=120, direct_seeds=(0,), reversal_seeds=(), eval_n=128) if quick else \
-        dict(seeds=(0, 1, 2), steps=300, direct_seeds=(0, 1, 2), reversal_seeds=(0,), eval_n=256)
+    settings = dict(seeds=(0, 1), steps=150, direct_seeds=(0,), reversal_seeds=(), oracle_seeds=(), eval_n=128) \
+        if quick else dict(seeds=(0, 1, 2), steps=300, direct_seeds=(0,), reversal_seeds=(0,), oracle_seeds=(0,), eval_n=256)
     res = insertion_train.experiment(**settings, progress=False, step_note=step)
     step("insertion: figure")
     fake, real = insertion_train.eval_pairs(8)
@@ -195,6 +195,17 @@ mean of the 5 forward maps {study['forward_auc']:.3f}.
 
 ![methods](figures/matching_methods.png)
 """
+    return results, md
+
+
+def colorization_experiment(out: OutputDir, quick: bool, step: Step) -> tuple[dict, str]:
+    """The paper's evaluation in miniature (:func:`reprolib.evaluation.colorization_experiment`) plus the
+    end-to-end speed of ``colorize`` on a 256 x 256 photo pair."""
+    results, md = evaluation.colorization_experiment(out, quick, step)
+    step("colorization: seconds for a 256 x 256 photo, end to end")
+    results["seconds_colorize_256"] = matchbench.time_colorize(256, repeats=1 if quick else 3)
+    md += (f"\n`colorize` on a 256 x 256 photo pair, end to end (small gray-VGG features, exact matching, "
+           f"ColorNet, Lab -> sRGB): **{results['seconds_colorize_256']:.2f} s** ({torch.get_num_threads()} threads).\n")
     return results, md
 
 
