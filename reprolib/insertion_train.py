@@ -51,6 +51,8 @@ class Config:
     lambda_l1: float = 100.0
     lambda_perc: float = 1.0
     lambda_pair: float = 1.0
+    oracle: bool = False  # also L1 + perceptual on real pairs against their rendered ground truth (a diagnostic
+    # upper bound that the paper cannot have: it shows what the generator could learn with full supervision)
 
     def check(self) -> "Config":
         if self.pair not in PAIR_MODES:
@@ -119,6 +121,8 @@ def train_step(cfg: Config, m: Models, fake: ins.Pairs, real: ins.Pairs, percept
     l1 = ins.l1_loss(y_f, fake.target)
     perc = perceptual(y_f, fake.target)
     loss_g = cfg.lambda_gan * gan + cfg.lambda_l1 * l1 + cfg.lambda_perc * perc
+    if cfg.oracle:
+        loss_g = loss_g + cfg.lambda_l1 * ins.l1_loss(y_r, real.target) + cfg.lambda_perc * perceptual(y_r, real.target)
     conf = torch.zeros(())
     if cfg.pair == "confusion":
         conf = 0.5 * (ins.confusion_loss(m.pair_d(y_f)) + ins.confusion_loss(m.pair_d(y_r)))
@@ -242,11 +246,18 @@ def evaluate(generator: ins.InsertionGenerator, n: int = 256, seed: int = 0, cla
     }
 
 
-def references(n: int = 256, seed: int = 0) -> dict:
-    """Errors of doing nothing (the composite) and of a perfect cut-out without relighting (copy)."""
+def references(n: int = 256, seed: int = 0, classifier_steps: int = 150) -> dict:
+    """Errors of doing nothing (the composite) and of a perfect cut-out without relighting (copy), and how well
+    the pair classifier separates fake-pair targets from: real-pair composites (can G tell its inputs apart?),
+    copies (can P see a missing relighting?) and real-pair ground truths (0.5: a perfect G leaves nothing)."""
     fake, real = eval_pairs(n, seed)
-    return {f"{what}_{kind}_pair_error": round(float(ins.box_error(getattr(p, what), p.target, p.box).mean()), 3)
-            for what in ("composite", "copy") for kind, p in (("fake", fake), ("real", real))}
+    out = {f"{what}_{kind}_pair_error": round(float(ins.box_error(getattr(p, what), p.target, p.box).mean()), 3)
+           for what in ("composite", "copy") for kind, p in (("fake", fake), ("real", real))}
+    for name, other, mine in (("inputs", real.composite, fake.composite), ("copy", real.copy, fake.target),
+                              ("ground_truth", real.target, fake.target)):
+        acc = pair_classifier_accuracy(mine, other, steps=classifier_steps)
+        out[f"pair_classifier_accuracy_{name}"] = round(acc, 3)
+    return out
 
 
 # ------------------------------------------------------------------------------------------ checkpoints
@@ -290,7 +301,8 @@ def shipped(name: str) -> ins.InsertionGenerator:
 
 # ------------------------------------------------------------------------------------------ the experiment
 def experiment(seeds: tuple[int, ...] = (0, 1, 2), steps: int = 300, eval_n: int = 256, direct_seeds: tuple[int, ...] | None = None,
-               reversal_seeds: tuple[int, ...] = (0,), progress: bool = True, step_note=None, **settings) -> dict:
+               reversal_seeds: tuple[int, ...] = (0,), oracle_seeds: tuple[int, ...] = (0,), progress: bool = True,
+               step_note=None, **settings) -> dict:
     """Train with and without the pair discriminator (blending generator), the direct generator with it, and
     the gradient-reversal variant; evaluate each on the same held-out pairs. Returns the "insertion" results
     (plus, under "_<run>_generator", the generator of each run's first seed, for pictures)."""
@@ -299,7 +311,8 @@ def experiment(seeds: tuple[int, ...] = (0, 1, 2), steps: int = 300, eval_n: int
     runs = {"without_pair_discriminator": [("none", True, s) for s in seeds],
             "with_pair_discriminator": [("confusion", True, s) for s in seeds],
             "direct_with_pair_discriminator": [("confusion", False, s) for s in direct_seeds],
-            "gradient_reversal": [("reversal", True, s) for s in reversal_seeds]}
+            "gradient_reversal": [("reversal", True, s) for s in reversal_seeds],
+            "oracle_supervised_real_pairs": [("none", True, s) for s in oracle_seeds]}
     out: dict = {}
     t0 = time.perf_counter()
     for name, plan in runs.items():
@@ -307,7 +320,7 @@ def experiment(seeds: tuple[int, ...] = (0, 1, 2), steps: int = 300, eval_n: int
         for pair, blending, seed in plan:
             if step_note:
                 step_note(f"insertion: {name}, seed {seed}")
-            cfg = Config(steps=steps, seed=seed, pair=pair, blending=blending, **settings)
+            cfg = Config(steps=steps, seed=seed, pair=pair, blending=blending, oracle=name.startswith("oracle"), **settings)
             m = fit(cfg, progress=progress, perceptual=perceptual)
             per_seed.append({"seed": seed, **evaluate(m.generator, n=eval_n)})
             if seed == plan[0][2]:
