@@ -190,3 +190,15 @@ def roc_plot(curves: dict[str, tuple[Tensor, Tensor, float]]) -> Figure:
     ax.set_ylabel("true-positive rate (correct matches kept)")
     ax.legend(loc="lower right", fontsize=8)
     return fig
+
+
+def photo_methods(T_L: Tensor, reference_rgb: Tensor, outs: dict) -> Figure:
+    """One photo pair: gray target, reference, and T_L with each route's R'_ab (``outs``: name -> Matched,
+    batch of one). T_L (1, 1, H, W) in L*."""
+    n = 2 + len(outs)
+    fig, axes = plt.subplots(1, n, figsize=(2.6 * n, 2.4), constrained_layout=True)
+    _show(axes[0], T_L[0, 0], "target T_L", cmap="gray", vmin=0, vmax=100)
+    _show(axes[1], reference_rgb, "reference R")
+    for ax, (name, out) in zip(axes[2:], outs.items()):
+        _show(ax, lab_to_rgb(torch.cat((T_L[0], out.R_ab_warped[0]))), f"T_L + R'_ab, {name}")
+    return fig
