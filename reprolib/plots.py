@@ -202,3 +202,27 @@ def photo_methods(T_L: Tensor, reference_rgb: Tensor, outs: dict) -> Figure:
     for ax, (name, out) in zip(axes[2:], outs.items()):
         _show(ax, lab_to_rgb(torch.cat((T_L[0], out.R_ab_warped[0]))), f"T_L + R'_ab, {name}")
     return fig
+
+
+def net_input_channels(net_input: Tensor, layers: Sequence[str]) -> Figure:
+    """The 13 channels of one colorization input ("dec" numbers, (13, H, W)): 5 forward and 5
+    bidirectional similarity maps, T_L - 50, and R'_ab (a*, b*)."""
+    L = len(layers)
+    names = [f"sim T->R {k}" for k in layers] + [f"sim T<->R {k}" for k in layers] + ["T_L - 50", "R'_a", "R'_b"]
+    fig, axes = plt.subplots(2, L + 2, figsize=(1.7 * (L + 2), 3.8), constrained_layout=True, squeeze=False)
+    for k, (name, ch) in enumerate(zip(names, net_input)):
+        ax = axes[k // L, k % L] if k < 2 * L else axes[(k - 2 * L) % 2, L + (k - 2 * L) // 2]
+        cmap = "magma" if k < 2 * L else ("gray" if name == "T_L - 50" else "coolwarm")
+        _show(ax, ch, name, cmap=cmap)
+    axes[1, L + 1].axis("off")
+    return fig
+
+
+def two_branches(T_L: Tensor, R_ab_warped: Tensor, T_ab_warped: Tensor, T_ab: Tensor, GT_ab: Tensor) -> Figure:
+    """One pair: what each training branch sees and is compared with (T_L (1, H, W), ab (2, H, W))."""
+    images = [("chrominance input: T_L + T'_ab", T_ab_warped), ("its target: T_ab", T_ab),
+              ("perceptual input: T_L + R'_ab", R_ab_warped), ("its target: ground truth", GT_ab)]
+    fig, axes = plt.subplots(1, 4, figsize=(9.5, 2.6), constrained_layout=True)
+    for ax, (title, ab) in zip(axes, images):
+        _show(ax, lab_to_rgb(torch.cat((T_L, ab))), title)
+    return fig
