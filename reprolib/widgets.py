@@ -112,7 +112,8 @@ def panel_png(panel: dict[str, Tensor], title: str = "") -> bytes:
 
 def exemplar_picker(target: Tensor | str, candidates: Sequence[Tensor | str], names: Sequence[str] | None = None,
                     features: str | GrayVGG = "small", size: int = 256):
-    """An ipywidgets VBox: a slider "exemplar" over the ranked candidates and the panel of the chosen one.
+    """An ipywidgets VBox: a slider "exemplar" (1 = best recommended) over the ranked candidates and the
+    panel of the chosen one.
     Panels are computed in the kernel when the slider moves and cached."""
     import ipywidgets as widgets
 
@@ -125,9 +126,9 @@ def exemplar_picker(target: Tensor | str, candidates: Sequence[Tensor | str], na
                                  f"exemplar {i + 1}/{len(picker)}: {picker.names[i]} (recommendation score {picker.scores[i]:.3f})")
         return cache[i]
 
-    slider = widgets.IntSlider(value=0, min=0, max=len(picker) - 1, description="exemplar", continuous_update=False)
-    image = widgets.Image(value=png(0), format="png")
-    slider.observe(lambda change: setattr(image, "value", png(change["new"])), names="value")
+    slider = widgets.IntSlider(value=1, min=1, max=len(picker), description="exemplar", continuous_update=False)
+    image = widgets.Image(value=png(0), format="png")  # the slider counts from 1, as the panel's title
+    slider.observe(lambda change: setattr(image, "value", png(change["new"] - 1)), names="value")
     box = widgets.VBox([slider, image])
     box.picker = picker
     return box
