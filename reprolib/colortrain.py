@@ -27,15 +27,17 @@ Reproducibility (as :mod:`reprolib.train`): data batch k is ``sample_pairs(train
 initialised from ``torch.manual_seed(seed)``; nothing else is random. A resumable state (model, Adam,
 step) is saved atomically every ``checkpoint_every`` steps and on Ctrl-C; resumed runs end bit-identical.
 
-Measured (shipped checkpoints data/colornet_*.pt, 800 steps of 16 pairs each, ``--pool 96``, width 1/8, residual
-output; mean CIEDE2000 of (T_L, P_ab) against ground_truth(T, R) on 200 held-out pairs
-``sample_pairs(heldout_seed(0), 200, 64)``; in brackets a second set, ``heldout_seed(1)``):
+Measured (shipped checkpoints data/colornet_*.pt: full and chrominance_only 1600 steps of 16 pairs,
+``--pool 192``; l1_auto 800 steps of fresh pairs; width 1/8, residual output for the 13-channel nets; mean
+CIEDE2000 of (T_L, P_ab) against ground_truth(T, R) on 200 held-out pairs ``sample_pairs(heldout_seed(0),
+200, 64)``; in brackets a second set, ``heldout_seed(1)``):
 
-    l1_auto 18.32 (18.82) | R'_ab alone 3.35 (3.57) | chrominance_only 3.12 (3.29) | full 3.01 (3.15)
+    l1_auto 18.32 (18.82) | R'_ab alone 3.35 (3.57) | chrominance_only 3.07 (3.26) | full 2.84 (2.94)
 
-full is better than R'_ab alone on 79 % (83 %) of the pairs (mean gain 0.33 +- 0.03 s.e.) and than
-chrominance_only on 59 % (65 %) (0.11 +- 0.02). The same nets with the paper's plain output
-(``--no-residual``) need far more steps: full reached 4.40 after 800 steps, worse than R'_ab alone.
+full is better than R'_ab alone on 89 % (92 %) of the pairs (mean gain 0.51 +- 0.04 s.e.) and than
+chrominance_only on 75 % (77 %) (0.23 +- 0.03). After 800 steps (``--pool 96``) the same runs gave
+full 3.01 and chrominance_only 3.12; the paper's plain output (``--no-residual``) reached only 4.40 for
+full after 800 steps, worse than R'_ab alone.
 
 Distributed: under ``torchrun --nproc_per_node=N -m reprolib train colornet ...`` (WORLD_SIZE set), the
 trainer joins a gloo process group, wraps the net in DistributedDataParallel and each rank matches and
