@@ -246,7 +246,7 @@ def evaluate(generator: ins.InsertionGenerator, n: int = 256, seed: int = 0, cla
     }
 
 
-def references(n: int = 256, seed: int = 0, classifier_steps: int = 150) -> dict:
+def references(n: int = 256, seed: int = 0, classifier_steps: int = 150, classifiers: bool = True) -> dict:
     """Errors of doing nothing (the composite) and of a perfect cut-out without relighting (copy), and how well
     the pair classifier separates fake-pair targets from: real-pair composites (can G tell its inputs apart?),
     copies (can P see a missing relighting?) and real-pair ground truths (0.5: a perfect G leaves nothing)."""
@@ -254,7 +254,7 @@ def references(n: int = 256, seed: int = 0, classifier_steps: int = 150) -> dict
     out = {f"{what}_{kind}_pair_error": round(float(ins.box_error(getattr(p, what), p.target, p.box).mean()), 3)
            for what in ("composite", "copy") for kind, p in (("fake", fake), ("real", real))}
     for name, other, mine in (("inputs", real.composite, fake.composite), ("copy", real.copy, fake.target),
-                              ("ground_truth", real.target, fake.target)):
+                              ("ground_truth", real.target, fake.target)) if classifiers else ():
         acc = pair_classifier_accuracy(mine, other, steps=classifier_steps)
         out[f"pair_classifier_accuracy_{name}"] = round(acc, 3)
     return out
