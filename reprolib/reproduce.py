@@ -129,8 +129,9 @@ def insertion_experiment(out: OutputDir, quick: bool, step: Step) -> tuple[dict,
     step("insertion: figure")
     fake, real = insertion_train.eval_pairs(8)
     rows = {"real pair u_A + r_B": real.composite, "ground truth": real.target}
+    generators = {key[1:-len("_generator")]: res.pop(key) for key in list(res) if key.startswith("_")}
     for name in ("without_pair_discriminator", "with_pair_discriminator"):
-        rows[name.replace("_", " ")] = insertion_train.generate(res.pop(f"_{name}_generator"), real)
+        rows[name.replace("_", " ")] = insertion_train.generate(generators[name], real)
     out.save_figure("figures/insertion_real_pairs.png", insertion_train.show(rows))
     rows_md = [(name.replace("_", " "), f"{r['real_pair_error_mean']:.2f} ± {r['real_pair_error_std']:.2f}",
                 f"{r['fake_pair_error_mean']:.2f}", f"{r['pair_classifier_accuracy']:.3f}", len(r["seeds"]))
