@@ -18,8 +18,8 @@ conditional GAN turns the composite into a realistic frame. Two ideas are reprod
 The miniature world is built on :mod:`reprolib.scenes`. A *scene* is a 32 x 32 background from
 ``scenes.sample_scenes`` (its canonical palette 0, so that the lighting can be read from the background, as
 from the many frames of a video) under one of four **lightings** (L* gain, a*b* colour cast, horizontal
-shading of objects). An *object* (sprite) is a car-coloured blob (the car class's L* range, metallic
-shading and red / blue / green palettes) drawn under its scene's lighting. The renderer can draw any object
+shading of objects). An *object* (sprite) is a silver blob (the car class's L* range and metallic shading,
+neutral a*b*, so that its colour is its scene's cast) drawn under its scene's lighting. The renderer can draw any object
 under any lighting, which gives what the paper never has: the ground truth of real pairs, used **only for
 evaluation**. Boxes, not masks: the generator sees the box pasted into the background, with the piece of
 the source scene around the object; the object's mask is used only by the losses and the evaluation.
