@@ -572,8 +572,9 @@ def patchmatch(F_T: Tensor, F_R: Tensor, patch: int = 3, iters: int = 5, radius:
     patch similarity of :func:`patch_descriptors` (DIA's patch distance, negated).
 
     Each iteration: propagation (every position p tries phi(p + e) - e for e = +-j along y and x, all
-    positions at once, for j in ``jumps``; default j = ..., 4, 2, 1: a jump-flooding sweep instead of DIA's
-    sequential scan, so that a good match crosses the grid in one iteration) then random search
+    positions at once, for j in ``jumps``; default from a random start j = ..., 4, 2, 1, a jump-flooding
+    sweep instead of DIA's sequential scan, so that a good match crosses the grid in one iteration, and from
+    an ``init`` j = 2, 1, as the coarser field already placed the matches) then random search
     (phi(p) + a uniform offset in [-r, r], r = radius, radius/2, ..., 1; default radius = max(h', w') / 2).
     A candidate is scored only where it differs from the current match. ``init`` is a field
     (B, 2, h, w) into R, e.g. the coarser layer's field upsampled by :func:`upsample_field` with stride 2;
@@ -607,7 +608,7 @@ def patchmatch(F_T: Tensor, F_R: Tensor, patch: int = 3, iters: int = 5, radius:
     if radius < 1:
         raise ValueError(f"radius must be >= 1, got {radius}")
     if jumps is None:
-        jumps = [2**k for k in range(max(h, w).bit_length() - 1, -1, -1)]
+        jumps = [2**k for k in range(max(h, w).bit_length() - 1, -1, -1)] if init is None else [2, 1]
 
     def consider(candidate: Tensor) -> None:
         candidate = torch.minimum(candidate.clamp_min(0), high)
