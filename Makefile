@@ -35,6 +35,8 @@ picker: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_color.py
 	$(PY) benchmarks/bench_scenes.py
+	$(PY) benchmarks/bench_matching.py
+	$(PY) benchmarks/bench_colornet.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from types import SimpleNamespace
 
 import matplotlib.pyplot as plt
 import torch
@@ -103,20 +104,8 @@ def feature_maps(features: dict[str, Tensor], channels: int = 4) -> Figure:
 def nn_label_transfer(target, reference, matches: dict[str, Tensor], num_classes: int) -> Figure:
     """Per pair (rows): target, reference, target classes, and for each matcher (a field phi_T->R at pixel
     resolution, (B, 2, H, W)) the classes and the reference colours it finds (T_L with R'_ab)."""
-    n = len(target)
-    cols = 3 + 2 * len(matches)
-    fig, axes = plt.subplots(n, cols, figsize=(1.7 * cols, 1.8 * n), constrained_layout=True, squeeze=False)
-    labels = dict(cmap="tab10", vmin=0, vmax=max(num_classes - 1, 9), interpolation="nearest")
-    for i in range(n):
-        t, r = target[i], reference[i]
-        _show(axes[i, 0], t.rgb[0], "target T")
-        _show(axes[i, 1], r.rgb[0], "reference R")
-        _show(axes[i, 2], t.labels[0], "classes of T", **labels)
-        for j, (name, nn) in enumerate(matches.items()):
-            warped_ab = warp(r.lab[:, 1:], nn[i:i + 1])[0]
-            _show(axes[i, 3 + 2 * j], warp(r.labels[:, None], nn[i:i + 1])[0, 0], f"classes via {name}", **labels)
-            _show(axes[i, 4 + 2 * j], lab_to_rgb(torch.cat((t.L[0], warped_ab))), f"T_L + warped R_ab ({name})")
-    return fig
+    outs = {name: SimpleNamespace(phi_TR=nn, R_ab_warped=warp(reference.ab, nn)) for name, nn in matches.items()}
+    return method_comparison(target, reference, outs, num_classes)
 
 
 def scene_grid(scene, num_classes: int) -> Figure:
@@ -151,7 +140,8 @@ def photo_matches(target_rgb: Tensor, reference_rgb: Tensor, warped_rgb: Tensor,
 
 def method_comparison(target, reference, outs: dict, num_classes: int) -> Figure:
     """Per pair (rows): target, reference, target classes, then for each route of ``matching.match``
-    (``outs``: name -> Matched) the classes found through phi_T->R and T_L with its R'_ab."""
+    (``outs``: name -> Matched, or anything with phi_TR and R_ab_warped) the classes found through
+    phi_T->R and T_L with its R'_ab."""
     n = len(target)
     cols = 3 + 2 * len(outs)
     fig, axes = plt.subplots(n, cols, figsize=(1.7 * cols, 1.8 * n), constrained_layout=True, squeeze=False)

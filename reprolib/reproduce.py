@@ -213,6 +213,8 @@ def colorization_experiment(out: OutputDir, quick: bool, step: Step) -> tuple[di
 EXPERIMENTS: dict[str, Callable[[OutputDir, bool, Step], tuple[dict, str]]] = {
     "lab": lab_experiment,
     "features": features_experiment,
+    "matching": matching_experiment,
+    "colorization": colorization_experiment,
     "insertion": insertion_experiment,
 }
 

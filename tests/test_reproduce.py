@@ -55,3 +55,7 @@ def test_cli_train_grayvgg_writes_a_loadable_checkpoint_and_never_overwrites(tmp
     assert main(args) == 2  # exists: refused without --force
     assert "--force" in capsys.readouterr().err
     assert out.read_bytes() == before
+
+
+def test_every_experiment_is_registered():
+    assert list(rep.EXPERIMENTS) == ["lab", "features", "matching", "colorization", "insertion"]
