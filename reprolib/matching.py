@@ -660,11 +660,11 @@ def _check_c2f(feats_T: object, feats_R: object, layers: Sequence[str]) -> None:
 
 
 def _c2f_step(ft: Tensor, fr: Tensor, layer: str, coarser: Tensor | None, iters: int, seed: int,
-              S: Tensor | None) -> Tensor:
+              S: Tensor | None, matrix_limit: int = MATRIX_LIMIT) -> Tensor:
     init = None if coarser is None else upsample_field(coarser, 2, tuple(ft.shape[-2:]), tuple(fr.shape[-2:]))
     radius = max(fr.shape[-2:]) // 2 if coarser is None else 4
     phi, _ = patchmatch(ft, fr, patch=PATCH_SIZES.get(layer, 3), iters=iters, radius=radius, init=init,
-                        seed=seed, S=S)
+                        seed=seed, S=S, matrix_limit=matrix_limit)
     return phi
 
 
@@ -696,6 +696,6 @@ def coarse_to_fine_bidirectional(feats_T: Mapping[str, Tensor], feats_R: Mapping
         ft, fr = _pair(feats_T[layer], feats_R[layer])
         fits = ft.shape[-2] * ft.shape[-1] * fr.shape[-2] * fr.shape[-1] <= matrix_limit
         S = cosine_matrix(ft, fr) if fits else None
-        phi_TR = fwd[layer] = _c2f_step(ft, fr, layer, phi_TR, iters, seed, S)
-        phi_RT = bwd[layer] = _c2f_step(fr, ft, layer, phi_RT, iters, seed, None if S is None else S.mT)
+        phi_TR = fwd[layer] = _c2f_step(ft, fr, layer, phi_TR, iters, seed, S, matrix_limit)
+        phi_RT = bwd[layer] = _c2f_step(fr, ft, layer, phi_RT, iters, seed, None if S is None else S.mT, matrix_limit)
     return fwd, bwd
