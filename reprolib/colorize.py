@@ -73,6 +73,8 @@ def load_features(choice: str | os.PathLike | feats.GrayVGG = "small") -> feats.
         return feats.best_available(verbose=False)
     if choice == "torchvision":
         return feats.grayvgg_torchvision()
+    if not os.path.isfile(choice):
+        raise ValueError(f"features {choice!r}: not one of {FEATURE_CHOICES} and no such weights file")
     return feats.grayvgg_from_file(choice, os.environ.get("REPROLIB_VGG_ARCH", "auto"),
                                    os.environ.get("REPROLIB_VGG_CONVENTION"))
 
