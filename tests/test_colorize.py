@@ -39,6 +39,8 @@ def test_colorize_rejects_bad_input(pair):
         col.colorize(t[:, :8, :8], r)
     with pytest.raises(ValueError, match="method"):
         col.colorize(t, r, method="magic")
+    with pytest.raises(ValueError, match="no such weights file"):
+        col.colorize(t, r, features="/nonexistent/vgg.pth")
 
 
 def _cli(*args):
