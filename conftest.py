@@ -45,3 +45,15 @@ def shared() -> Path:
     if path is None:
         pytest.skip("../shared is not present (set REPROLIB_SHARED to its path)")
     return path
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Run a module's tests on one torch thread (small tensors: as fast, and immune to oversubscribed CPUs;
+    insertion training is bit-identical only at a fixed thread count); restored afterwards."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

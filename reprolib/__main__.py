@@ -9,6 +9,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 USER_ERRORS = (ValueError, OSError, RuntimeError)
 
@@ -21,14 +22,18 @@ def _reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train_grayvgg(args: argparse.Namespace) -> int:
-    from pathlib import Path
+def _new_output(path: str | Path, force: bool, note: str = "") -> Path:
+    """The output path, refused (FileExistsError) when it exists and ``force`` is not given."""
+    out = Path(path)
+    if out.exists() and not force:
+        raise FileExistsError(f"{out} already exists; pass --force to replace it {note}".rstrip())
+    return out
 
+
+def _train_grayvgg(args: argparse.Namespace) -> int:
     from .train import train_grayvgg
 
-    out = Path(args.out)
-    if out.exists() and not args.force:
-        raise FileExistsError(f"{out} already exists; pass --force to replace it (the old file stays until the run ends)")
+    out = _new_output(args.out, args.force, "(the old file stays until the run ends)")
     metrics = train_grayvgg(out, steps=args.steps, batch_size=args.batch_size, seed=args.seed, size=args.size,
                             resume=not args.no_resume, progress=not args.no_progress)
     print(f"wrote {out}: held-out per-pixel accuracy {metrics['heldout_accuracy']:.4f} "
@@ -39,14 +44,10 @@ def _train_grayvgg(args: argparse.Namespace) -> int:
 def _train_colornet(args: argparse.Namespace) -> int:
     import json
     import shlex
-    from pathlib import Path
-
     from .colortrain import train_colornet
     from .files import atomic_write_text
 
-    out = Path(args.out)
-    if out.exists() and not args.force:
-        raise FileExistsError(f"{out} already exists; pass --force to replace it (the old file stays until the run ends)")
+    out = _new_output(args.out, args.force, "(the old file stays until the run ends)")
     metrics = train_colornet(out, steps=args.steps, mode=args.mode, batch_size=args.batch_size, seed=args.seed,
                              size=args.size, width=args.width, residual=not args.no_residual, lr=args.lr, pool=args.pool, eval_n=args.eval_n,
                              resume=not args.no_resume,
@@ -63,13 +64,9 @@ def _train_colornet(args: argparse.Namespace) -> int:
 
 
 def _train_insertion(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from .insertion_train import train_insertion
 
-    out = Path(args.out)
-    if out.exists() and not args.force:
-        raise FileExistsError(f"{out} already exists; pass --force to replace it (the old file stays until the run ends)")
+    out = _new_output(args.out, args.force, "(the old file stays until the run ends)")
     metrics = train_insertion(out, steps=args.steps, seed=args.seed, pair=args.pair, blending=not args.direct,
                               batch_size=args.batch_size, width=args.width, eval_n=args.eval_n,
                               classifier_steps=args.classifier_steps, resume=not args.no_resume,
@@ -81,16 +78,13 @@ def _train_insertion(args: argparse.Namespace) -> int:
 
 
 def _colorize(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from .colorize import colorize
     from .photos import _SAVE_FORMATS, load_image, save_image
 
     out = Path(args.output)
     if out.suffix.lower() not in _SAVE_FORMATS:  # checked before any work: nothing is written on error
         raise ValueError(f"{out}: unsupported output extension {out.suffix!r} (use .png, .jpg or .jpeg)")
-    if out.exists() and not args.force:
-        raise FileExistsError(f"{out} already exists; pass --force to replace it")
+    _new_output(out, args.force)
     if not out.parent.is_dir():
         raise FileNotFoundError(f"{out.parent} is not a folder")
     for name, given in (("target", args.target), ("reference", args.reference)):

@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import color, matching, scenes
-from .colornet import CHECKPOINTS, load_colornet, predict_ab
+from .colornet import CHECKPOINTS, check_input, load_colornet, predict_ab
 from .features import grayvgg_small
 from .train import heldout_seed, train_data_seed
 
@@ -58,18 +58,8 @@ _CHUNK = 1 << 22  # Welsh: target pixels x samples per distance block
 
 # ---------------------------------------------------------------------------------------------- checks
 def _image(x: object, name: str, channels: int) -> Tensor:
-    """A float tensor (B, channels, H, W) without NaN."""
-    if not isinstance(x, Tensor):
-        raise ValueError(f"{name} must be a torch.Tensor (B, {channels}, H, W), got {type(x).__name__}")
-    if x.dim() != 4 or x.shape[1] != channels:
-        raise ValueError(f"{name} must be shaped (B, {channels}, H, W), got {tuple(x.shape)}")
-    if not x.is_floating_point():
-        raise ValueError(f"{name} must be a floating-point tensor, got {x.dtype}")
-    if x.numel() == 0:
-        raise ValueError(f"{name} is empty: shape {tuple(x.shape)}")
-    if torch.isnan(x).any():
-        raise ValueError(f"{name} contains NaN values")
-    return x
+    """A float tensor (B, channels, H, W) without NaN (the checks of :func:`reprolib.colornet.check_input`)."""
+    return check_input(x, channels, name)
 
 
 def _positive_int(value: object, name: str, minimum: int = 1) -> int:

@@ -16,11 +16,8 @@ TINY = dict(batch_size=4, width=4)
 
 
 @pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+def _one_thread(one_thread):
+    """Small tensors: one thread (conftest's ``one_thread``) for every test of this module."""
 
 
 @pytest.fixture(scope="module")

@@ -20,12 +20,8 @@ def constant_palette(p: int, n: int) -> torch.Tensor:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small tensors: one thread is as fast, and immune to oversubscribed CPUs; restored afterwards."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+def _one_thread(one_thread):
+    """Small tensors: one thread (conftest's ``one_thread``) for every test of this module."""
 
 
 @pytest.fixture(scope="module")
