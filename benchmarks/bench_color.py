@@ -1,4 +1,4 @@
-"""Speed and exactness of reprolib.color.rgb_to_lab, printed as markdown. Measures; asserts nothing.
+"""Speed and exactness of reprolib.core.color.rgb_to_lab, printed as markdown. Measures; asserts nothing.
 
     python benchmarks/bench_color.py [--size 1024] [--repeats 10] [--step 4]
 """
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from reprolib import colorbench
+from reprolib.studies import colorbench
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
 Measures and prints markdown; asserts nothing.  Usage:
     python benchmarks/bench_colornet.py [--n 200] [--threads 1] [--repeats 5]
-Held-out pairs: reprolib.scenes.sample_pairs(reprolib.train.heldout_seed(0), n, 64), matched with the small
+Held-out pairs: reprolib.world.scenes.sample_pairs(reprolib.core.seeds.heldout_seed(0), n, 64), matched with the small
 gray-VGG; the ground truth is the target rendered with the reference's palettes (scenes.ground_truth).
 """
 from __future__ import annotations
@@ -12,8 +12,8 @@ import time
 
 import torch
 
-from reprolib.colornet import CHECKPOINTS, load_colornet, predict_ab
-from reprolib.colortrain import evaluate_colornet
+from reprolib.colorization.colornet import MODES, load_colornet, predict_ab
+from reprolib.training.colornet import evaluate_colornet
 
 
 def seconds_per_forward(net, size: int = 256, repeats: int = 5) -> float:
@@ -38,9 +38,9 @@ def main() -> None:
     print("| row | mean CIEDE2000 | s / 256x256 forward | parameters |")
     print("|---|---:|---:|---:|")
     print(f"| warped_reference (R'_ab alone) | {evaluate_colornet(None, args.n):.3f} | | |")
-    for mode, path in CHECKPOINTS.items():
-        if not path.is_file():
-            print(f"| {mode} | missing {path.name} | | |")
+    for mode, entry in MODES.items():
+        if entry.status() == "missing":
+            print(f"| {mode} | missing {entry.path.name} | | |")
             continue
         net = load_colornet(mode=mode)
         params = sum(p.numel() for p in net.parameters())

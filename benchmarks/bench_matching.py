@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from reprolib import matchbench
-from reprolib.matching import METHODS
+from reprolib.colorization.matching import METHODS
+from reprolib.studies import matchbench
 
 if __name__ == "__main__":
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")

@@ -1,4 +1,4 @@
-"""Throughput of the synthetic world (reprolib.scenes): scenes per second at 64 x 64, by batch size.
+"""Throughput of the synthetic world (reprolib.world.scenes): scenes per second at 64 x 64, by batch size.
 
 Measures and prints; asserts nothing.  Usage:
     python benchmarks/bench_scenes.py [--size 64] [--preview PATH]
@@ -10,7 +10,7 @@ import argparse
 
 import torch
 
-from reprolib.scenes import CLASSES, class_presence, sample_scenes, scenes_per_second
+from reprolib.world.scenes import CLASSES, class_presence, sample_scenes, scenes_per_second
 
 
 def preview(path: str, seed: int = 0, n: int = 16, size: int = 64) -> None:

@@ -28,7 +28,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "app" / "exemplar_picker.ipynb"
 ARTEFACTS = Path(os.environ.get("REPROLIB_ARTEFACTS", REPO / "build")) / "browser"

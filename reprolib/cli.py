@@ -1,0 +1,261 @@
+"""Command line: ``python -m reprolib colorize TARGET --reference REF --output OUT``, ``reproduce``,
+``train grayvgg|colornet|insertion|classifier``, ``models``, ``download NAME``.
+
+Errors a user can cause (bad paths, bad images, missing weights) end with one line on stderr and a
+non-zero exit status, not a traceback (set REPROLIB_TRACEBACK=1 to see one).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .colorization.extractors import GrayVGGWeights
+from .colorization.matching import METHODS
+from .training.colornet import MODES as COLORNET_MODES
+from .training.insertion import PAIR_MODES
+
+USER_ERRORS = (ValueError, OSError, RuntimeError)
+DOWNLOADS = tuple(e.value.name for e in GrayVGGWeights if e.url)  # the torchvision entries
+
+
+def _command(args: argparse.Namespace) -> str:
+    """The command line that ran, for the provenance of what it trains."""
+    return "python -m reprolib " + " ".join(shlex.quote(a) for a in args.argv)
+
+
+def _new_output(path: str | Path, force: bool, note: str = "") -> Path:
+    """The output path, refused (FileExistsError) when it exists and ``force`` is not given."""
+    out = Path(path)
+    if out.exists() and not force:
+        raise FileExistsError(f"{out} already exists; pass --force to replace it {note}".rstrip())
+    return out
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    from .reproduce import reproduce
+
+    results = reproduce(args.out, quick=args.quick, progress=not args.no_progress)
+    print(f"wrote {args.out}/results.json and {args.out}/REPORT.md in {results['meta']['seconds']} s")
+    return 0
+
+
+def _loop_options(args: argparse.Namespace) -> dict:
+    return {"resume": not args.no_resume, "progress": not args.no_progress, "command": _command(args)}
+
+
+def _train_grayvgg(args: argparse.Namespace) -> int:
+    from .training import grayvgg
+
+    out = _new_output(args.out, args.force, "(the old file stays until the run ends)")
+    metrics = grayvgg.train(out, steps=args.steps, batch_size=args.batch_size, seed=args.seed, size=args.size,
+                            **_loop_options(args))
+    print(f"wrote {out}: held-out per-pixel accuracy {metrics['heldout_accuracy']:.4f} "
+          f"after {metrics['steps']} steps in {metrics['seconds']} s")
+    return 0
+
+
+def _train_colornet(args: argparse.Namespace) -> int:
+    from .training import colornet
+
+    out = _new_output(args.out, args.force, "(the old file stays until the run ends)")
+    metrics = colornet.train(out, steps=args.steps, mode=args.mode, batch_size=args.batch_size, seed=args.seed,
+                             size=args.size, width=args.width, residual=not args.no_residual, lr=args.lr,
+                             pool=args.pool, eval_n=args.eval_n, grayvgg=args.grayvgg, **_loop_options(args))
+    if "sha256" not in metrics:  # a rank > 0 of a torchrun launch: rank 0 writes and reports
+        return 0
+    print(f"wrote {out} and {out.with_suffix('.json')}: held-out CIEDE2000 {metrics.get('heldout_delta_e2000')} "
+          f"(R'_ab alone {metrics.get('heldout_delta_e2000_warped_reference')}) after {metrics['steps']} steps "
+          f"in {metrics['seconds']} s")
+    return 0
+
+
+def _train_insertion(args: argparse.Namespace) -> int:
+    from .training import insertion
+
+    out = _new_output(args.out, args.force, "(the old file stays until the run ends)")
+    metrics = insertion.train(out, steps=args.steps, seed=args.seed, pair=args.pair, blending=not args.direct,
+                              batch_size=args.batch_size, width=args.width, eval_n=args.eval_n,
+                              classifier_steps=args.classifier_steps, **_loop_options(args))
+    print(f"wrote {out}: real-pair error {metrics['real_pair_error']:.2f}, "
+          f"fake-pair error {metrics['fake_pair_error']:.2f} "
+          f"(mean Delta E in the box), pair classifier accuracy {metrics['pair_classifier_accuracy']:.3f}, "
+          f"{metrics['config']['steps']} steps in {metrics['seconds']} s")
+    return 0
+
+
+def _train_classifier(args: argparse.Namespace) -> int:
+    from .training import colour_classifier
+
+    out = _new_output(args.out, args.force, "(the old file stays until the run ends)")
+    metrics = colour_classifier.train(out, steps=args.steps, batch_size=args.batch_size, seed=args.seed,
+                                      size=args.size, **_loop_options(args))
+    print(f"wrote {out}: held-out accuracy {metrics['heldout_accuracy_true_colour']:.4f} on true colours, "
+          f"{metrics['heldout_accuracy_gray']:.4f} on gray (chance {metrics['heldout_chance']:.4f}) "
+          f"in {metrics['seconds']} s")
+    return 0
+
+
+def _colorize(args: argparse.Namespace) -> int:
+    from .colorization.colorize import colorize
+    from .colorization.extractors import CHOICES
+    from .core.photos import SAVE_FORMATS, load_image, save_image
+
+    out = Path(args.output)
+    if out.suffix.lower() not in SAVE_FORMATS:  # checked before any work: nothing is written on error
+        raise ValueError(f"{out}: unsupported output extension {out.suffix!r} (use .png, .jpg or .jpeg)")
+    _new_output(out, args.force)
+    if args.features not in CHOICES and not Path(args.features).is_file():
+        raise ValueError(f"features {args.features!r}: not one of {CHOICES} and no such weights file")
+    if not out.parent.is_dir():
+        raise FileNotFoundError(f"{out.parent} is not a folder")
+    for name, given in (("target", args.target), ("reference", args.reference)):
+        if Path(given).resolve() == out.resolve():
+            raise ValueError(f"--output {out} is the {name} image; choose another file (inputs are never overwritten)")
+    target, reference = load_image(args.target), load_image(args.reference)
+    result = colorize(target, reference, features=args.features, size=args.size, method=args.method,
+                      allow_mismatch=args.allow_feature_mismatch)
+    save_image(result.rgb, out, force=args.force)
+    print(f"wrote {out} ({result.rgb.shape[2]} x {result.rgb.shape[1]}) in {result.seconds:.2f} s "
+          f"(matching: {args.method}, gray-VGG: {result.features})")
+    return 0
+
+
+def _models(args: argparse.Namespace) -> int:
+    from . import registry
+
+    table = registry.rows()
+    if args.json:
+        import json
+
+        print(json.dumps(table, indent=2))
+    else:
+        print(registry.format_rows(table))
+    return 0
+
+
+def _download(args: argparse.Namespace) -> int:
+    from .colorization.extractors import fetch
+
+    entry = GrayVGGWeights.named(args.name)
+    path = entry.path if entry.status() != "missing" else fetch(entry, progress=not args.no_progress)
+    print(f"{entry.value.name}: {path} (sha256 {entry.sha256}..., licence {entry.licence})")
+    return 0
+
+
+def _loop_parent() -> argparse.ArgumentParser:
+    """The flags every trainer shares: one parent parser."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--seed", type=int, default=0,
+                        help="seed of the model and the data stream (default: %(default)s)")
+    parent.add_argument("--no-resume", action="store_true",
+                        help="start over even if an interrupted run left a state file")
+    parent.add_argument("--force", action="store_true", help="replace an existing --out file")
+    parent.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parent
+
+
+def _trainer(train, name: str, help_text: str, out: str, steps: int, batch_size: int, batch_help: str, run):
+    sub = train.add_parser(name, help=help_text, parents=[_loop_parent()])
+    sub.add_argument("--out", default=out, help="final checkpoint; its provenance goes to the same name with .json "
+                                                "(default: %(default)s)")
+    sub.add_argument("--steps", type=int, default=steps, help="optimiser steps (default: %(default)s)")
+    sub.add_argument("--batch-size", type=int, default=batch_size, help=f"{batch_help} (default: %(default)s)")
+    sub.set_defaults(run=run)
+    return sub
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m reprolib", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    col = commands.add_parser("colorize", help="colour a gray photo from a colour reference photo")
+    col.add_argument("target", help="the photo to colour (only its luminance is used)")
+    col.add_argument("--reference", required=True, help="the colour exemplar R")
+    col.add_argument("--output", required=True, help="result file (.png, .jpg); never overwritten without --force")
+    col.add_argument("--size", type=int, default=256,
+                     help="short side for matching and the network (default: %(default)s)")
+    col.add_argument("--features", default="small",
+                     help="gray-VGG: small (shipped; the shipped ColorNet was trained on its maps), auto, vgg16, "
+                          "vgg19, torchvision, or a weights file with $REPROLIB_VGG_CONVENTION (default: %(default)s)")
+    col.add_argument("--method", choices=METHODS, default="exact", help="correspondences (default: %(default)s)")
+    col.add_argument("--allow-feature-mismatch", action="store_true",
+                     help="run a ColorNet on the maps of a gray-VGG it was not trained on (with a warning)")
+    col.add_argument("--force", action="store_true", help="replace an existing --output file")
+    col.set_defaults(run=_colorize)
+
+    rep = commands.add_parser("reproduce", help="run every experiment; write results.json and REPORT.md")
+    rep.add_argument("--quick", action="store_true", help="smaller runs (a few minutes at most)")
+    rep.add_argument("--out", default="results", help="output folder (default: results); nothing is written outside it")
+    rep.add_argument("--no-progress", action="store_true", help="no progress bar")
+    rep.set_defaults(run=_reproduce)
+
+    mod = commands.add_parser("models", help="list every model that can be loaded here (shipped, cached, missing)")
+    mod.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    mod.set_defaults(run=_models)
+
+    dl = commands.add_parser("download", help="fetch torchvision's ImageNet VGG weights into torch's cache, once")
+    dl.add_argument("name", choices=DOWNLOADS, help="the registry entry")
+    dl.add_argument("--no-progress", action="store_true", help="no progress bar")
+    dl.set_defaults(run=_download)
+
+    train = commands.add_parser("train", help="train a network of the project").add_subparsers(
+        dest="what", required=True)
+    gv = _trainer(train, "grayvgg", "the small gray-VGG, on the synthetic world, from L only",
+                  "checkpoints/grayvgg_small.pt", 800, 32, "scenes per step", _train_grayvgg)
+    gv.add_argument("--size", type=int, default=64, help="scene size in pixels (default: %(default)s)")
+
+    cn = _trainer(train, "colornet", "the colorization sub-net on synthetic pairs (torchrun for several processes)",
+                  "checkpoints/colornet_small.pt", 800, 16, "pairs per step, over all processes", _train_colornet)
+    cn.add_argument("--mode", choices=COLORNET_MODES, default="full",
+                    help="both branches alternated, the chrominance branch only, or the automatic L1 baseline "
+                         "(default: %(default)s)")
+    cn.add_argument("--size", type=int, default=64, help="scene size in pixels (default: %(default)s)")
+    cn.add_argument("--width", type=float, default=0.125,
+                    help="width multiplier of the paper's net (default: %(default)s)")
+    cn.add_argument("--no-residual", action="store_true",
+                    help="predict P_ab from scratch as in the paper, not as a correction of R'_ab")
+    cn.add_argument("--lr", type=float, default=1e-3, help="peak Adam learning rate (default: %(default)s)")
+    cn.add_argument("--pool", type=int, default=None,
+                    help="reuse this many distinct data batches, matched once and kept in memory "
+                         "(default: fresh pairs every step)")
+    cn.add_argument("--eval-n", type=int, default=200,
+                    help="held-out pairs for the final CIEDE2000 (0: skip; default: %(default)s)")
+    cn.add_argument("--grayvgg", default="grayvgg_small_synthetic",
+                    help="the gray-VGG whose maps the net learns: a registry name or a `train grayvgg` checkpoint "
+                         "(default: %(default)s)")
+
+    ins = _trainer(train, "insertion", "the insertion GAN of Inserting Videos into Videos, in miniature",
+                   "checkpoints/insertion.pt", 300, 12, "fake pairs per step, and as many real pairs", _train_insertion)
+    ins.add_argument("--pair", choices=PAIR_MODES, default="confusion",
+                     help="pair discriminator: none, confusion loss, or gradient reversal (default: %(default)s)")
+    ins.add_argument("--direct", action="store_true", help="direct generator instead of blending")
+    ins.add_argument("--width", type=int, default=8, help="channel width of the networks (default: %(default)s)")
+    ins.add_argument("--eval-n", type=int, default=256,
+                     help="held-out pairs of each kind for the metrics (default: %(default)s)")
+    ins.add_argument("--classifier-steps", type=int, default=150,
+                     help="training steps of the pair classifier (default: %(default)s)")
+
+    cc = _trainer(train, "classifier", "the colour classifier that judges colorizations in notebook 03",
+                  "checkpoints/colour_classifier.pt", 400, 24, "scenes per step", _train_classifier)
+    cc.add_argument("--size", type=int, default=64, help="scene size in pixels (default: %(default)s)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser().parse_args(argv)
+    args.argv = argv
+    try:
+        return args.run(args)
+    except USER_ERRORS as err:
+        if os.environ.get("REPROLIB_TRACEBACK"):
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,99 @@
+"""Exemplar-based colorization of a photograph, end to end: the paper's whole pipeline (Fig. 2).
+
+    T, R  ->  T_L, R_L, R_ab (Lab)  ->  gray-VGG features of T_L and R_L  ->  phi_T->R, phi_R->T
+          ->  R'_ab, sim_T->R, sim_T<->R  (similarity sub-net)  ->  P_ab = ColorNet(sims, T_L, R'_ab)
+          ->  P_lab = (T_L, P_ab)  ->  sRGB
+
+Matching and the network run at a working size (short side ``size``, 256 as in DEC's demos); P_ab is
+upsampled bilinearly to the target's own size and joined with the target's own full-resolution L, so the
+result keeps the target's size and luminance (a colour target is used through its L only); colours outside
+the sRGB gamut lose chroma, not lightness (:func:`reprolib.core.color.fit_to_gamut`).
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..core import checks
+from ..core.color import fit_to_gamut, lab_to_rgb, rgb_to_lab
+from ..core.photos import resize_short_side
+from .colornet import ColorNet, ColorNetWeights, check_pairing, colornet_input, load_colornet, predict_ab
+from .extractors import load_extractor
+from .features import GrayVGG
+from .matching import METHODS, match
+
+
+@dataclass
+class Colorization:
+    """The result and the intermediates, at the working size (h, w) unless said otherwise."""
+
+    rgb: Tensor  # (3, H, W) at the target's size: P_L = T_L, P_ab upsampled
+    P_ab: Tensor  # (2, h, w) the network's chrominance
+    T_L: Tensor  # (1, h, w) the target's luminance at the working size
+    reference_rgb: Tensor  # (3, h', w') the reference at the working size
+    R_ab_warped: Tensor  # (2, h, w) R'_ab = R_ab(phi_T->R(p))
+    sims: Tensor  # (10, h, w) sim_T->R then sim_T<->R, relu1_1 ... relu5_1
+    phi_TR: Tensor  # (2, h, w) (y, x) into the working-size reference
+    features: str  # which gray-VGG matched (its source)
+    seconds: float  # wall time of the pipeline (features, matching, network, colour conversion)
+
+    def warped_rgb(self) -> Tensor:
+        """T_L with R'_ab: what the matching alone gives, before the colorization sub-net."""
+        return lab_to_rgb(torch.cat((self.T_L, self.R_ab_warped)))
+
+
+def colornet_for(extractor: str) -> ColorNet:
+    """The shipped ColorNet trained on the similarity maps of gray-VGG ``extractor`` (one line naming the
+    extractors that have one when there is none)."""
+    for entry in ColorNetWeights:
+        if entry.features == extractor and entry.status() != "missing":
+            return load_colornet(entry)
+    have = sorted({e.features for e in ColorNetWeights if e.features})
+    raise ValueError(f"no shipped ColorNet was trained on the maps of gray-VGG {extractor!r} (ColorNets exist for "
+                     f"{', '.join(have)}); choose those --features, or pass --allow-feature-mismatch to use "
+                     f"{ColorNetWeights.FULL.value.name} anyway")
+
+
+@torch.no_grad()
+def colorize(target: Tensor, reference: Tensor, features: str | os.PathLike | GrayVGG = "small",
+             net: ColorNet | None = None, size: int = 256, method: str = "exact",
+             allow_mismatch: bool = False) -> Colorization:
+    """Colour the gray ``target`` (3, H, W) RGB in [0, 1] (only its L is used) from ``reference`` (3, H', W').
+
+    Both are resized to a short side of ``size`` for matching (``method``: "exact", "patchmatch" or
+    "attention", see :func:`reprolib.colorization.matching.match`) with the gray-VGG ``features``
+    (:func:`reprolib.colorization.extractors.load_extractor`) and for the network (default: the shipped
+    ColorNet trained on that gray-VGG's maps; a net trained on another's is refused unless
+    ``allow_mismatch``); the returned ``rgb`` has the target's size and its exact L*.
+    """
+    target, reference = checks.rgb_image(target, "target"), checks.rgb_image(reference, "reference")
+    if not checks.is_int(size) or not 16 <= size <= 2048:
+        raise ValueError(f"size must be an int in 16..2048, got {size!r}")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    model = load_extractor(features)
+    if net is None:
+        try:
+            net = colornet_for(model.extractor)
+        except ValueError:
+            if not allow_mismatch:
+                raise
+            net = load_colornet()
+    check_pairing(net, model.extractor, allow_mismatch)
+    start = time.perf_counter()
+    T_L_full = rgb_to_lab(target)[:1]
+    t_lab = rgb_to_lab(resize_short_side(target, size).clamp(0, 1))
+    r_small = resize_short_side(reference, size).clamp(0, 1)
+    r_lab = rgb_to_lab(r_small)
+    m = match(model, t_lab[None, :1], r_lab[None, :1], r_lab[None, 1:], method=method)
+    P_ab = predict_ab(net, colornet_input(t_lab[None, :1], m.R_ab_warped, m.sims))
+    P_ab_full = F.interpolate(P_ab, size=tuple(target.shape[-2:]), mode="bilinear", align_corners=False)[0]
+    rgb = lab_to_rgb(fit_to_gamut(torch.cat((T_L_full, P_ab_full)))).clamp(0, 1)  # L* kept, chroma cut to fit
+    seconds = time.perf_counter() - start
+    return Colorization(rgb=rgb, P_ab=P_ab[0], T_L=t_lab[:1], reference_rgb=r_small, R_ab_warped=m.R_ab_warped[0],
+                        sims=m.sims[0], phi_TR=m.phi_TR[0], features=model.source, seconds=seconds)

@@ -1,0 +1,131 @@
+"""Correspondences, warps and similarity maps: the similarity sub-net of He et al. 2018 (Sec. 3.1).
+
+Given gray-VGG features of the target T and the reference R (both computed from luminance alone, see
+:mod:`reprolib.colorization.features`), this module finds the bidirectional mapping functions phi_T->R and phi_R->T,
+warps the reference chrominance R_ab into R'_ab(p) = R_ab(phi_T->R(p)), and builds the per-layer
+similarity maps that the colorization sub-net reads:
+
+    sim_T->R(p)  = cos(F_T(p), F_R(phi_T->R(p)))                                   (forward)
+    sim_T<->R(p) = cos(F_R(phi_T->R(p)), F_T(phi_R->T(phi_T->R(p))))               (bidirectional, as in DEC)
+
+Its parts, one module each: ``fields`` (exact nearest neighbours, the field format, upsampling, warping),
+``similarity`` (the 2 L maps), ``patch_match`` (DEC's route) and ``attention`` (VID's route); :func:`match`
+runs the whole sub-net. The 13-channel input of the colorization sub-net is built from its output by
+:func:`reprolib.colorization.colornet.colornet_input`.
+
+Where we deviate from the paper:
+
+* DEC computes the field by coarse-to-fine PatchMatch (Deep Image Analogy, DIA) over relu5_1 ... relu2_1 and
+  upsamples the relu2_1 field x2. Our default (``match(method="exact")``) is the **exact** cosine nearest
+  neighbour of single positions (no patches) on ONE layer (``FIELD_LAYER``, relu3_1, stride 4), chunked
+  so that it runs in bounded memory. ``match(method="patchmatch")`` follows DEC's route with a vectorised
+  PatchMatch (:func:`patchmatch`, :func:`coarse_to_fine`): DIA's patch sizes and similarity, but
+  jump-flooding propagation instead of a sequential scan, 5 iterations instead of 10, no feature
+  reconstruction (DIA's deconvolution-based blending of the two images' features) between layers, and it
+  stops at relu3_1 (``PATCHMATCH_LAYERS``; relu2_1 is available but its 4x larger grid does not fit the
+  cosine-matrix route at 256 x 256 and costs about 30x more).
+  ``match(method="attention")`` is the soft, differentiable alternative of the video follow-up (VID):
+  :func:`vid_features` and :func:`attention_warp`.
+* Image-resolution features are sampled per pixel by bilinear interpolation with ``grid_sample``
+  (``align_corners=False``: pixel q of an image of width W sits at normalised 2 (q + 0.5) / W - 1 on every
+  layer), which equals bilinear upsampling of each layer to the image size, evaluated at q.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ...core import checks
+from ..features import DEC_LAYERS, VID_LAYERS
+from .attention import ATTENTION_STRIDE, ATTENTION_TAU, attention_warp, soft_attention, vid_features
+from .fields import (
+    DEFAULT_CHUNK,
+    Correspondence,
+    bidirectional,
+    check_field,
+    exact_nn,
+    identity_field,
+    upsample_field,
+    warp,
+)
+from .patch_match import (
+    MATRIX_LIMIT,
+    PATCH_SIZES,
+    PATCHMATCH_LAYERS,
+    coarse_to_fine,
+    coarse_to_fine_bidirectional,
+    cosine_matrix,
+    patch_descriptors,
+    patchmatch,
+)
+from .similarity import GRAM_LIMIT, check_pyramids, sample_features, similarity_maps
+
+__all__ = ["ATTENTION_STRIDE", "ATTENTION_TAU", "DEFAULT_CHUNK", "FIELD_LAYER", "GRAM_LIMIT", "MATRIX_LIMIT",
+           "METHODS", "PATCHMATCH_LAYERS", "PATCH_SIZES", "Correspondence", "Matched", "attention_warp",
+           "bidirectional", "check_field", "check_pyramids", "coarse_to_fine", "coarse_to_fine_bidirectional",
+           "cosine_matrix", "exact_nn", "identity_field", "match",
+           "patch_descriptors", "patchmatch", "sample_features", "similarity_maps", "soft_attention",
+           "upsample_field", "vid_features", "warp"]
+
+METHODS = ("exact", "patchmatch", "attention")  # match(method=...)
+FIELD_LAYER = "relu3_1"  # the layer whose exact nearest neighbours give phi (DEC: PatchMatch down to relu2_1)
+
+
+class Matched(NamedTuple):
+    """Output of :func:`match`: pixel fields phi_T->R (B, 2, H_T, W_T) and phi_R->T (B, 2, H_R, W_R),
+    R'_ab (B, 2, H_T, W_T) and the 2 L similarity maps (B, 2 L, H_T, W_T)."""
+
+    phi_TR: Tensor
+    phi_RT: Tensor
+    R_ab_warped: Tensor
+    sims: Tensor
+
+
+@torch.no_grad()
+def match(model, T_L: Tensor, R_L: Tensor, R_ab: Tensor, layers: Sequence[str] | None = None,
+          field_layer: str = FIELD_LAYER, chunk: int = DEFAULT_CHUNK, method: str = "exact", iters: int = 5,
+          tau: float = ATTENTION_TAU) -> Matched:
+    """The similarity sub-net end to end: gray-VGG pyramids of T_L and R_L (B, 1, H, W), the fields
+    phi_T->R and phi_R->T upsampled to pixels, R'_ab = warp(R_ab, phi_T->R) and the similarity maps.
+
+    method "exact": exact cosine NN on ``field_layer`` (default relu3_1), stride 4. method "patchmatch":
+    DEC's route, :func:`coarse_to_fine_bidirectional` PatchMatch over ``PATCHMATCH_LAYERS`` (relu5_1 ->
+    relu3_1; DEC goes on to relu2_1, 30x slower here; ``iters`` per layer; ``field_layer`` ignored), the
+    relu3_1 field upsampled x4. method "attention": VID's route, :func:`vid_features` at 1/4 resolution,
+    R'_ab = the soft :func:`attention_warp` of R_ab (temperature ``tau``) upsampled bilinearly; the fields
+    (for the similarity maps) are its argmax in both directions.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    layers = tuple(DEC_LAYERS if layers is None else layers)
+    extra = {"exact": (field_layer,), "patchmatch": PATCHMATCH_LAYERS, "attention": VID_LAYERS}[method]
+    fT = model(T_L, layers + tuple(k for k in extra if k not in layers))
+    fR = model(R_L, tuple(fT))
+    size_T, size_R = tuple(T_L.shape[-2:]), tuple(R_L.shape[-2:])
+    R_ab_w = None
+    if method == "exact":
+        c = bidirectional(fT[field_layer], fR[field_layer], chunk)
+        phi_TR, phi_RT, s = c.phi_TR, c.phi_RT, model.stride(field_layer)
+    elif method == "patchmatch":
+        fwd, bwd = coarse_to_fine_bidirectional(fT, fR, PATCHMATCH_LAYERS, iters=iters)
+        phi_TR, phi_RT, s = fwd[PATCHMATCH_LAYERS[-1]], bwd[PATCHMATCH_LAYERS[-1]], model.stride(PATCHMATCH_LAYERS[-1])
+    else:
+        s = ATTENTION_STRIDE
+        grid_T, grid_R = ((max(1, size_T[0] // s), max(1, size_T[1] // s)),
+                          (max(1, size_R[0] // s), max(1, size_R[1] // s)))
+        vT, vR = vid_features(fT, grid_T), vid_features(fR, grid_R)
+        ab_small = F.interpolate(R_ab.to(vT), size=grid_R, mode="area")
+        soft, _, phi_TR = soft_attention(vT, vR, ab_small, tau, checks.positive_int(chunk, "chunk"))
+        phi_RT = exact_nn(vR, vT, chunk)[0]
+        R_ab_w = F.interpolate(soft, size=size_T, mode="bilinear", align_corners=False)
+    phi_TR = upsample_field(phi_TR, s, size_T, size_R)
+    phi_RT = upsample_field(phi_RT, s, size_R, size_T)
+    sims = similarity_maps({k: fT[k] for k in layers}, {k: fR[k] for k in layers}, phi_TR, phi_RT)
+    if R_ab_w is None:
+        R_ab_w = warp(R_ab.to(device=sims.device, dtype=sims.dtype), phi_TR)
+    return Matched(phi_TR, phi_RT, R_ab_w, sims)
+

@@ -1,0 +1,2 @@
+"""Shared ground: colour (sRGB <-> CIE Lab), image files and photos, safe file writing, validators, the
+weights registry's loader and provenance writer, and the seed ranges that keep training and evaluation apart."""

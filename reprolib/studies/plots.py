@@ -1,0 +1,270 @@
+"""Every figure of the notebooks, the report (``reproduce``) and the picker: each function returns a matplotlib
+Figure."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import SimpleNamespace
+
+import matplotlib.pyplot as plt
+import torch
+from matplotlib.colors import LinearSegmentedColormap
+from matplotlib.figure import Figure
+from torch import Tensor
+
+from ..colorization.matching import warp
+from ..core.color import lab_to_rgb, rgb_to_lab
+from .lab import RAMPS, ab_plane, step_sizes
+
+# Diverging colour maps for the chrominance channels: a* from green to magenta-red, b* from blue to yellow.
+A_STAR_CMAP = LinearSegmentedColormap.from_list("a*", [(0.0, 0.55, 0.35), (0.95, 0.95, 0.95), (0.85, 0.1, 0.45)])
+B_STAR_CMAP = LinearSegmentedColormap.from_list("b*", [(0.1, 0.35, 0.85), (0.95, 0.95, 0.95), (0.9, 0.75, 0.05)])
+
+
+def _show(ax, image: Tensor, title: str, **kwargs) -> None:
+    """Draw a (3, H, W) RGB or (H, W) single-channel tensor on ax, without ticks."""
+    data = image.detach().cpu()
+    ax.imshow(data.permute(1, 2, 0).numpy() if data.dim() == 3 else data.numpy(), **kwargs)
+    ax.set_title(title, fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def rgb_vs_lab_channels(rgb: Tensor) -> Figure:
+    """A photo's R, G, B channels (top) against its L*, a*, b* channels (bottom)."""
+    lab = rgb_to_lab(rgb)
+    fig, axes = plt.subplots(2, 4, figsize=(11, 5), constrained_layout=True)
+    _show(axes[0, 0], rgb, "photo (sRGB)")
+    for i, name in enumerate("RGB"):
+        _show(axes[0, i + 1], rgb[i], f"{name}", cmap="gray", vmin=0, vmax=1)
+    _show(axes[1, 0], lab[0], "L* (what the network sees)", cmap="gray", vmin=0, vmax=100)
+    _show(axes[1, 1], lab[1], "a* (green - red)", cmap=A_STAR_CMAP, vmin=-60, vmax=60)
+    _show(axes[1, 2], lab[2], "b* (blue - yellow)", cmap=B_STAR_CMAP, vmin=-60, vmax=60)
+    gray_ab = torch.cat((lab[:1], torch.zeros_like(lab[1:])))
+    _show(axes[1, 3], lab_to_rgb(gray_ab), "L* alone, a* = b* = 0")
+    return fig
+
+
+def ab_planes(levels: Sequence[float] = (25.0, 50.0, 75.0, 95.0), extent: float = 110.0) -> Figure:
+    """The a*b* plane at several L*; white outside the sRGB gamut."""
+    fig, axes = plt.subplots(1, len(levels), figsize=(3 * len(levels), 3.2), constrained_layout=True, squeeze=False)
+    axes = axes[0]
+    for ax, L in zip(axes, levels):
+        rgb, inside = ab_plane(L, extent)
+        rgb = torch.where(inside, rgb, torch.ones_like(rgb))
+        ax.imshow(rgb.permute(1, 2, 0).numpy(), extent=(-extent, extent, -extent, extent))
+        ax.axhline(0, color="k", lw=0.5)
+        ax.axvline(0, color="k", lw=0.5)
+        ax.set_title(f"L* = {L:g}  ({100 * float(inside.double().mean()):.0f}% of the square in gamut)", fontsize=9)
+        ax.set_xlabel("a*")
+    axes[0].set_ylabel("b*")
+    return fig
+
+
+def step_uniformity_plot(n_steps: int = 16) -> Figure:
+    """CIEDE2000 size of each equal step along three ramps, stepping in sRGB, linear RGB or Lab."""
+    fig, axes = plt.subplots(1, len(RAMPS), figsize=(12, 3.2), constrained_layout=True)
+    for ax, (name, (a, b)) in zip(axes, RAMPS.items()):
+        start, end = torch.tensor(a, dtype=torch.float64), torch.tensor(b, dtype=torch.float64)
+        for space in ("srgb", "linear_rgb", "lab"):
+            ax.plot(step_sizes(start, end, n_steps, space).numpy(), marker="o", ms=3, label=space)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("step")
+    axes[0].set_ylabel("dE00 of the step")
+    axes[0].legend(fontsize=8)
+    return fig
+
+
+def regression_to_the_mean_plot(ab: Sequence[tuple[float, float]], L: float, fitted: dict[str, float]) -> Figure:
+    """Plausible colours of an object (swatches) and the L1- and L2-optimal single predictions."""
+    swatches = [(L, a, b) for a, b in ab]
+    swatches += [(L, fitted["l1_prediction_a"], fitted["l1_prediction_b"])]
+    swatches += [(L, fitted["l2_prediction_a"], fitted["l2_prediction_b"])]
+    lab = torch.tensor(swatches, dtype=torch.float64).T.reshape(3, 1, -1)
+    rgb = lab_to_rgb(lab).repeat_interleave(40, dim=2).repeat(1, 40, 1)
+    fig, ax = plt.subplots(figsize=(1.1 * len(swatches), 1.8), constrained_layout=True)
+    ax.imshow(rgb.permute(1, 2, 0).numpy())
+    ax.set_xticks([40 * i + 20 for i in range(len(swatches))])
+    ax.set_xticklabels([f"#{i + 1}" for i in range(len(ab))] + ["L1 fit", "L2 fit"], fontsize=8)
+    ax.set_yticks([])
+    ax.set_title(f"plausible colours at L* = {L:g} and what a loss-minimising prediction picks", fontsize=9)
+    return fig
+
+
+def feature_maps(features: dict[str, Tensor], channels: int = 4) -> Figure:
+    """A few channels of each named activation of one image (rows: layers)."""
+    fig, axes = plt.subplots(len(features), channels, figsize=(1.8 * channels, 1.8 * len(features)),
+                             constrained_layout=True, squeeze=False)
+    for row, (name, fmap) in zip(axes, features.items()):
+        fmap = fmap[0].detach()
+        strongest = fmap.flatten(1).std(dim=1).argsort(descending=True)[:channels]  # most varied channels
+        for ax, c in zip(row, strongest.tolist()):
+            _show(ax, fmap[c], f"{name} ch {c}  ({fmap.shape[-2]}x{fmap.shape[-1]})", cmap="magma")
+    return fig
+
+
+def nn_label_transfer(target, reference, matches: dict[str, Tensor], num_classes: int) -> Figure:
+    """Per pair (rows): target, reference, target classes, and for each matcher (a field phi_T->R at pixel
+    resolution, (B, 2, H, W)) the classes and the reference colours it finds (T_L with R'_ab)."""
+    outs = {name: SimpleNamespace(phi_TR=nn, R_ab_warped=warp(reference.ab, nn)) for name, nn in matches.items()}
+    return method_comparison(target, reference, outs, num_classes)
+
+
+def scene_grid(scene, num_classes: int) -> Figure:
+    """Synthetic scenes (columns): colour, L* (all a network sees), and the class map."""
+    n = len(scene)
+    fig, axes = plt.subplots(3, n, figsize=(1.6 * n, 5.0), constrained_layout=True, squeeze=False)
+    for i in range(n):
+        _show(axes[0, i], scene.rgb[i], "scene" if i == 0 else "")
+        _show(axes[1, i], scene.L[i, 0], "L*" if i == 0 else "", cmap="gray", vmin=0, vmax=100)
+        _show(axes[2, i], scene.labels[i], "classes" if i == 0 else "", cmap="tab10", vmin=0,
+              vmax=max(num_classes - 1, 9), interpolation="nearest")
+    return fig
+
+
+def recolorings(versions: dict[str, Tensor]) -> Figure:
+    """The same layout rendered with several palette choices: {title: rgb (3, H, W)}."""
+    fig, axes = plt.subplots(1, len(versions), figsize=(2.2 * len(versions), 2.4), constrained_layout=True,
+                             squeeze=False)
+    for ax, (title, rgb) in zip(axes[0], versions.items()):
+        _show(ax, rgb, title)
+    return fig
+
+
+def photo_matches(target_rgb: Tensor, reference_rgb: Tensor, warped_rgb: Tensor, title: str) -> Figure:
+    """Target photo (shown gray: its L* is all the matcher sees), reference, and T_L with warped R_ab."""
+    fig, axes = plt.subplots(1, 3, figsize=(10, 2.6), constrained_layout=True)
+    L = rgb_to_lab(target_rgb)[:1]
+    _show(axes[0], L[0], "target T (L* only)", cmap="gray", vmin=0, vmax=100)
+    _show(axes[1], reference_rgb, "reference R")
+    _show(axes[2], warped_rgb, title)
+    return fig
+
+
+def method_comparison(target, reference, outs: dict, num_classes: int) -> Figure:
+    """Per pair (rows): target, reference, target classes, then for each route of ``matching.match``
+    (``outs``: name -> Matched, or anything with phi_TR and R_ab_warped) the classes found through
+    phi_T->R and T_L with its R'_ab."""
+    n = len(target)
+    cols = 3 + 2 * len(outs)
+    fig, axes = plt.subplots(n, cols, figsize=(1.7 * cols, 1.8 * n), constrained_layout=True, squeeze=False)
+    labels = dict(cmap="tab10", vmin=0, vmax=max(num_classes - 1, 9), interpolation="nearest")
+    for i in range(n):
+        t, r = target[i], reference[i]
+        _show(axes[i, 0], t.rgb[0], "target T")
+        _show(axes[i, 1], r.rgb[0], "reference R")
+        _show(axes[i, 2], t.labels[0], "classes of T", **labels)
+        for j, (name, out) in enumerate(outs.items()):
+            _show(axes[i, 3 + 2 * j], warp(r.labels[:, None], out.phi_TR[i:i + 1])[0, 0], f"classes, {name}", **labels)
+            _show(axes[i, 4 + 2 * j], lab_to_rgb(torch.cat((t.L[0], out.R_ab_warped[i]))), f"T_L + R'_ab, {name}")
+    return fig
+
+
+def similarity_maps_plot(sims: Tensor, wrong: Tensor, layers: Sequence[str]) -> Figure:
+    """One pair: the wrong matches of phi_T->R (white), then forward (top) and bidirectional (bottom)
+    similarity maps per layer. sims (2 L, H, W), wrong (H, W) bool."""
+    L = len(layers)
+    fig, axes = plt.subplots(2, L + 1, figsize=(1.9 * (L + 1), 4.0), constrained_layout=True, squeeze=False)
+    _show(axes[0, 0], wrong.float(), "wrong matches", cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    axes[1, 0].axis("off")
+    for k, layer in enumerate(layers):
+        _show(axes[0, k + 1], sims[k], f"sim T->R {layer}", cmap="magma", vmin=0, vmax=1)
+        _show(axes[1, k + 1], sims[L + k], f"sim T<->R {layer}", cmap="magma", vmin=0, vmax=1)
+    return fig
+
+
+def roc_plot(curves: dict[str, tuple[Tensor, Tensor, float]]) -> Figure:
+    """ROC curves: name -> (false-positive rate, true-positive rate, AUC)."""
+    fig, ax = plt.subplots(figsize=(3.8, 3.6), constrained_layout=True)
+    for name, (fpr, tpr, auc) in curves.items():
+        ax.plot(fpr.numpy(), tpr.numpy(), label=f"{name} (AUC {auc:.3f})")
+    ax.plot([0, 1], [0, 1], color="gray", linestyle=":", label="chance (AUC 0.5)")
+    ax.set_xlabel("false-positive rate (wrong matches kept)")
+    ax.set_ylabel("true-positive rate (correct matches kept)")
+    ax.legend(loc="lower right", fontsize=8)
+    return fig
+
+
+def photo_methods(T_L: Tensor, reference_rgb: Tensor, outs: dict) -> Figure:
+    """One photo pair: gray target, reference, and T_L with each route's R'_ab (``outs``: name -> Matched,
+    batch of one). T_L (1, 1, H, W) in L*."""
+    n = 2 + len(outs)
+    fig, axes = plt.subplots(1, n, figsize=(2.6 * n, 2.4), constrained_layout=True)
+    _show(axes[0], T_L[0, 0], "target T_L", cmap="gray", vmin=0, vmax=100)
+    _show(axes[1], reference_rgb, "reference R")
+    for ax, (name, out) in zip(axes[2:], outs.items()):
+        _show(ax, lab_to_rgb(torch.cat((T_L[0], out.R_ab_warped[0]))), f"T_L + R'_ab, {name}")
+    return fig
+
+
+def net_input_channels(net_input: Tensor, layers: Sequence[str]) -> Figure:
+    """The 13 channels of one colorization input ("dec" numbers, (13, H, W)): 5 forward and 5
+    bidirectional similarity maps, T_L - 50, and R'_ab (a*, b*)."""
+    L = len(layers)
+    names = [f"sim T->R {k}" for k in layers] + [f"sim T<->R {k}" for k in layers] + ["T_L - 50", "R'_a", "R'_b"]
+    fig, axes = plt.subplots(2, L + 2, figsize=(1.7 * (L + 2), 3.8), constrained_layout=True, squeeze=False)
+    for k, (name, ch) in enumerate(zip(names, net_input)):
+        ax = axes[k // L, k % L] if k < 2 * L else axes[(k - 2 * L) % 2, L + (k - 2 * L) // 2]
+        cmap = "magma" if k < 2 * L else ("gray" if name == "T_L - 50" else "coolwarm")
+        _show(ax, ch, name, cmap=cmap)
+    axes[1, L + 1].axis("off")
+    return fig
+
+
+def two_branches(T_L: Tensor, R_ab_warped: Tensor, T_ab_warped: Tensor, T_ab: Tensor, GT_ab: Tensor) -> Figure:
+    """One pair: what each training branch sees and is compared with (T_L (1, H, W), ab (2, H, W))."""
+    images = [("chrominance input: T_L + T'_ab", T_ab_warped), ("its target: T_ab", T_ab),
+              ("perceptual input: T_L + R'_ab", R_ab_warped), ("its target: ground truth", GT_ab)]
+    fig, axes = plt.subplots(1, 4, figsize=(9.5, 2.6), constrained_layout=True)
+    for ax, (title, ab) in zip(axes, images):
+        _show(ax, lab_to_rgb(torch.cat((T_L, ab))), title)
+    return fig
+
+
+def rows_figure(target, reference, labs: dict[str, Tensor]) -> Figure:
+    """A grid, one pair per row: target gray (T_L), reference, then each row's result (ground truth first)."""
+    n = len(target)
+    cols = 2 + len(labs)
+    fig, axes = plt.subplots(n, cols, figsize=(1.6 * cols, 1.75 * n), constrained_layout=True, squeeze=False)
+    for i in range(n):
+        images = [("target T_L", target.L[i, 0].clamp(0, 100) / 100), ("reference R", reference.rgb[i])]
+        images += [(name, lab_to_rgb(lab[i])) for name, lab in labs.items()]
+        for j, (title, img) in enumerate(images):
+            ax = axes[i, j]
+            if img.dim() == 2:
+                ax.imshow(img.numpy(), cmap="gray", vmin=0, vmax=1)
+            else:
+                ax.imshow(img.permute(1, 2, 0).clamp(0, 1).numpy())
+            ax.set_axis_off()
+            if i == 0:
+                ax.set_title(title, fontsize=7)
+    return fig
+
+
+def image_rows(rows: dict, n: int = 8, scale: float = 1.1) -> Figure:
+    """A grid of images: one row per entry of ``rows`` (title -> (N, 3, H, W) or (N, 1, H, W) in [0, 1])."""
+    fig, axes = plt.subplots(len(rows), n, figsize=(scale * n, scale * len(rows)), squeeze=False)
+    for r, (title, images) in enumerate(rows.items()):
+        for i in range(n):
+            ax = axes[r, i]
+            img = images[i].detach().clamp(0, 1)
+            ax.imshow(img.expand(3, -1, -1).permute(1, 2, 0).numpy(), interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[r, 0].set_ylabel(title, rotation=0, ha="right", va="center", fontsize=8)
+    fig.subplots_adjust(wspace=0.05, hspace=0.05, left=0.2)
+    return fig
+
+
+def picker_panel_figure(panel: dict[str, Tensor], title: str = "") -> Figure:
+    """The pictures of :func:`reprolib.picker.picker_panel` side by side (single-channel ones with magma)."""
+    fig, axes = plt.subplots(1, len(panel), figsize=(2.4 * len(panel), 2.4), constrained_layout=True, squeeze=False)
+    for ax, (name, img) in zip(axes[0], panel.items()):
+        if img.shape[0] == 1:
+            ax.imshow(img[0].numpy(), cmap="magma", vmin=0, vmax=1)
+        else:
+            ax.imshow(img.permute(1, 2, 0).clamp(0, 1).numpy())
+        ax.set_title(name, fontsize=9)
+        ax.axis("off")
+    if title:
+        fig.suptitle(title, fontsize=9)
+    return fig

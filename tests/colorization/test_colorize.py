@@ -1,0 +1,60 @@
+"""colorize(): the whole pipeline on a photo (reprolib.colorization.colorize)."""
+import pytest
+import torch
+
+from reprolib.colorization import colorize as col
+from reprolib.core.color import rgb_to_lab
+from reprolib.core.photos import load_photo
+
+
+@pytest.fixture(scope="module")
+def pair():
+    t = torch.nn.functional.interpolate(load_photo("china.jpg")[None], size=(61, 83), mode="area")[0]
+    r = torch.nn.functional.interpolate(load_photo("coffee.jpg")[None], size=(70, 70), mode="area")[0]
+    return t.clamp(0, 1), r.clamp(0, 1)
+
+
+def test_colorize_keeps_the_targets_size_and_luminance(pair):
+    t, r = pair
+    out = col.colorize(t, r, size=48)
+    assert out.rgb.shape == t.shape
+    L_in, L_out = rgb_to_lab(t)[0], rgb_to_lab(out.rgb)[0]
+    assert (L_in - L_out).abs().max() < 0.05  # out-of-gamut colours lose chroma, not lightness
+    assert out.sims.shape[0] == 10 and out.R_ab_warped.shape[0] == 2 and out.P_ab.shape == out.R_ab_warped.shape
+    assert rgb_to_lab(out.rgb)[1:].abs().mean() > 2  # it is coloured, not gray
+    again = col.colorize(t, r, size=48)
+    assert torch.equal(out.rgb, again.rgb)  # deterministic
+
+
+def test_colorize_rejects_bad_input(pair):
+    t, r = pair
+    with pytest.raises(ValueError, match="RGB image"):
+        col.colorize(t[:1], r)
+    with pytest.raises(ValueError, match="NaN"):
+        col.colorize(t * float("nan"), r)
+    with pytest.raises(ValueError, match="too small"):
+        col.colorize(t[:, :8, :8], r)
+    with pytest.raises(ValueError, match="method"):
+        col.colorize(t, r, method="magic")
+    with pytest.raises(ValueError, match="no such weights file"):
+        col.colorize(t, r, features="/nonexistent/vgg.pth")
+
+
+def test_colorize_refuses_a_colornet_trained_on_other_maps(pair, vgg16_random):
+    """The shipped ColorNets learned the small net's maps: VGG features need their own net, or an explicit flag."""
+    t, r = pair
+    with pytest.raises(ValueError, match="no shipped ColorNet was trained on the maps of gray-VGG 'random:0'"):
+        col.colorize(t, r, features=vgg16_random, size=48)
+    with pytest.raises(ValueError, match="was trained on the similarity maps of gray-VGG 'grayvgg_small_synthetic'"):
+        col.colorize(t, r, features=vgg16_random, net=col.load_colornet(), size=48)
+    with pytest.warns(UserWarning, match="running it anyway"):
+        out = col.colorize(t, r, features=vgg16_random, size=48, allow_mismatch=True)
+    assert out.rgb.shape == t.shape
+
+
+@pytest.fixture(scope="module")
+def vgg16_random():
+    from reprolib.colorization.extractors import random_like
+    from reprolib.colorization.features import ARCHS, GrayVGG
+
+    return random_like(GrayVGG(ARCHS["vgg16"], (8, 8, 16, 16, 16), convention="caffe_rgb"), seed=0)

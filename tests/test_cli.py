@@ -1,0 +1,153 @@
+"""The command line (reprolib.cli): every command, one-line errors, nothing overwritten, choices from the library."""
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from reprolib import cli
+from reprolib.cli import main
+from reprolib.colorization import matching
+from reprolib.colorization.extractors import grayvgg_small
+from reprolib.core.photos import load_photo, save_image
+from reprolib.insertion.nets import load_generator
+from reprolib.training import colornet, insertion, loop
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, "-m", "reprolib", *args], capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def photo_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("photos")
+    t = torch.nn.functional.interpolate(load_photo("china.jpg")[None], size=(61, 83), mode="area")[0].clamp(0, 1)
+    r = torch.nn.functional.interpolate(load_photo("coffee.jpg")[None], size=(70, 70), mode="area")[0].clamp(0, 1)
+    save_image(t, folder / "t.png")
+    save_image(r, folder / "r.png")
+    return folder / "t.png", folder / "r.png"
+
+
+def test_help_and_unknown_command():
+    proc = _run("--help")
+    assert proc.returncode == 0 and "reproduce" in proc.stdout and "models" in proc.stdout
+    proc = _run("frobnicate")
+    assert proc.returncode != 0 and "invalid choice" in proc.stderr
+
+
+def test_choices_come_from_the_library():
+    parser = cli.build_parser()
+    actions = {a.dest: a for a in parser._subparsers._group_actions[0].choices["colorize"]._actions}
+    assert tuple(actions["method"].choices) == matching.METHODS
+    train = parser._subparsers._group_actions[0].choices["train"]._subparsers._group_actions[0].choices
+    assert tuple(next(a for a in train["colornet"]._actions if a.dest == "mode").choices) == colornet.MODES
+    assert tuple(next(a for a in train["insertion"]._actions if a.dest == "pair").choices) == insertion.PAIR_MODES
+    for name in ("grayvgg", "colornet", "insertion", "classifier"):  # the shared flags come from one parent parser
+        flags = {f for a in train[name]._actions for f in a.option_strings}
+        assert {"--seed", "--no-resume", "--force", "--no-progress", "--out", "--steps", "--batch-size"} <= flags
+
+
+def test_colorize_writes_once_and_never_overwrites(tmp_path, photo_files):
+    t, r = photo_files
+    out = tmp_path / "out.png"
+    done = _run("colorize", str(t), "--reference", str(r), "--output", str(out), "--size", "48")
+    assert done.returncode == 0, done.stderr
+    first = out.read_bytes()
+    again = _run("colorize", str(t), "--reference", str(r), "--output", str(out), "--size", "48")
+    assert again.returncode == 2 and "--force" in again.stderr and again.stderr.count("\n") == 1
+    assert out.read_bytes() == first
+    same = _run("colorize", str(t), "--reference", str(r), "--output", str(t), "--force")
+    assert same.returncode == 2 and "never overwritten" in same.stderr
+
+
+def test_colorize_bad_input_is_one_line_and_writes_nothing(tmp_path):
+    (tmp_path / "broken.jpg").write_bytes(b"not an image")
+    out = tmp_path / "out.png"
+    for args in ([str(tmp_path / "broken.jpg"), "--reference", str(tmp_path / "broken.jpg")],
+                 [str(tmp_path / "missing.jpg"), "--reference", str(tmp_path / "broken.jpg")]):
+        done = _run("colorize", *args, "--output", str(out))
+        assert done.returncode == 2 and done.stderr.startswith("error:") and done.stderr.count("\n") == 1
+        assert "Traceback" not in done.stderr
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["broken.jpg"]
+    bad_ext = _run("colorize", str(tmp_path / "broken.jpg"), "--reference", str(tmp_path / "broken.jpg"),
+                   "--output", str(tmp_path / "o.gif"))
+    assert bad_ext.returncode == 2 and "extension" in bad_ext.stderr
+    unknown = _run("colorize", str(tmp_path / "broken.jpg"), "--reference", str(tmp_path / "broken.jpg"),
+                   "--output", str(out), "--features", "nonsense")
+    assert unknown.returncode == 2 and "nonsense" in unknown.stderr
+
+
+def test_reproduce_error_is_one_line(tmp_path, capsys):
+    (tmp_path / "file").write_text("mine")
+    assert main(["reproduce", "--out", str(tmp_path / "file"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and err.count("\n") == 1
+    assert (tmp_path / "file").read_text() == "mine"
+
+
+def test_models_lists_every_registry_entry(capsys):
+    assert main(["models", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert {"grayvgg_small_synthetic", "colornet_full", "colornet_chrominance_only", "colornet_l1_auto",
+            "insertion_with_pair_discriminator", "insertion_without_pair_discriminator", "colour_classifier",
+            "vgg16", "vgg19"} <= set(rows)
+    assert rows["colornet_full"]["status"] == "shipped" and rows["colornet_full"]["features"] == "grayvgg_small_synthetic"
+    assert rows["vgg19"]["status"] in ("cached", "missing") and rows["vgg19"]["where"].startswith("https://")
+    assert main(["models"]) == 0
+    text = capsys.readouterr().out
+    assert "colornet_full" in text and "shipped" in text and "licence" in text
+
+
+def test_download_refuses_unknown_names():
+    with pytest.raises(SystemExit):
+        main(["download", "grayvgg_small_synthetic"])
+
+
+def test_train_grayvgg_writes_a_loadable_checkpoint_and_never_overwrites(tmp_path, capsys):
+    out = tmp_path / "g.pt"
+    args = ["train", "grayvgg", "--out", str(out), "--steps", "2", "--batch-size", "2", "--no-progress"]
+    assert main(args) == 0
+    assert "held-out per-pixel accuracy" in capsys.readouterr().out
+    model = grayvgg_small(out)
+    assert model.meta["steps"] == 2
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["command"] == "python -m reprolib " + " ".join(args)
+    before = out.read_bytes()
+    assert main(args) == 2  # exists: refused without --force
+    assert "--force" in capsys.readouterr().err
+    assert out.read_bytes() == before
+
+
+def test_train_colornet_refuses_to_overwrite_and_bad_settings(tmp_path, capsys):
+    out = tmp_path / "c.pt"
+    out.write_bytes(b"keep me")
+    assert main(["train", "colornet", "--out", str(out), "--steps", "1", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "--force" in err and len(err.strip().splitlines()) == 1
+    assert out.read_bytes() == b"keep me"
+    assert main(["train", "colornet", "--out", str(tmp_path / "d.pt"), "--steps", "1", "--batch-size", "0",
+                 "--no-progress"]) == 2
+
+
+def test_train_insertion_writes_a_loadable_checkpoint_and_refuses_to_overwrite(tmp_path, capsys, one_thread):
+    out = tmp_path / "g.pt"
+    args = ["train", "insertion", "--out", str(out), "--steps", "2", "--batch-size", "2", "--width", "4",
+            "--eval-n", "8", "--classifier-steps", "5", "--no-progress"]
+    assert main(args) == 0
+    g = load_generator(out)
+    assert g.config["steps"] == 2 and g.config["pair"] == "confusion" and "real_pair_error" in g.metrics
+    assert not loop.state_path(out).exists()
+    before = out.read_bytes()
+    assert main(args) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert out.read_bytes() == before
+    with pytest.raises(SystemExit):
+        main(["train", "insertion", "--out", str(tmp_path / "x.pt"), "--pair", "sometimes"])
+
+
+def test_train_classifier(tmp_path, capsys):
+    out = tmp_path / "k.pt"
+    assert main(["train", "classifier", "--out", str(out), "--steps", "2", "--batch-size", "2", "--size", "32",
+                 "--no-progress"]) == 0
+    assert "held-out accuracy" in capsys.readouterr().out and out.with_suffix(".json").is_file()

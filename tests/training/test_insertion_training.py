@@ -1,0 +1,65 @@
+"""Training the insertion GAN (reprolib.training.insertion): config, steps, the pair discriminator, determinism."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from reprolib.insertion import losses
+from reprolib.insertion import pairs as ipairs
+from reprolib.training import insertion as ins_train
+
+TINY = dict(batch_size=4, width=4)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread(one_thread):
+    """Small tensors: one thread (conftest's ``one_thread``) for every test of this module."""
+
+
+@pytest.fixture(scope="module")
+def pairs() -> tuple[ipairs.Pairs, ipairs.Pairs]:
+    return ipairs.make_pairs(3, 16, real=False), ipairs.make_pairs(3, 16, real=True)
+
+
+@pytest.fixture(scope="module")
+def perceptual() -> losses.LuminancePerceptualLoss:
+    return losses.LuminancePerceptualLoss()
+
+
+def test_config_checks():
+    with pytest.raises(ValueError, match="pair"):
+        ins_train.Config(pair="maybe").check()
+    with pytest.raises(ValueError, match="steps"):
+        ins_train.Config(steps=0).check()
+
+
+def test_training_steps_decrease_the_l1_loss(pairs, perceptual):
+    fake, real = pairs
+    cfg = ins_train.Config(steps=1, pair="confusion", batch_size=16, width=4, lr=5e-3)
+    m = ins_train.build(cfg)
+    losses = [ins_train.train_step(cfg, m, fake, real, perceptual)["l1"] for _ in range(30)]
+    assert sum(losses[-3:]) < 0.9 * sum(losses[:3])
+    assert all(math.isfinite(v) for v in losses)
+
+
+@pytest.mark.parametrize("pair", ["none", "confusion", "reversal"])
+def test_train_step_updates_the_pair_discriminator_only_when_asked(pairs, perceptual, pair):
+    fake, real = pairs
+    cfg = ins_train.Config(steps=1, pair=pair, **TINY)
+    m = ins_train.build(cfg)
+    before = [p.detach().clone() for p in m.pair_d.parameters()]
+    losses = ins_train.train_step(cfg, m, fake, real, perceptual)
+    changed = any(not torch.equal(a, p) for a, p in zip(before, m.pair_d.parameters()))
+    assert changed == (pair != "none")
+    assert (losses["p"] > 0) == (pair != "none") and (losses["conf"] > 0) == (pair == "confusion")
+
+
+def test_fit_is_deterministic(perceptual):
+    cfg = ins_train.Config(steps=4, seed=1, **TINY)
+    whole = ins_train.fit(cfg, progress=False, perceptual=perceptual)
+    again = ins_train.fit(cfg, progress=False, perceptual=perceptual)
+    for a, b in zip(whole.generator.state_dict().values(), again.generator.state_dict().values()):
+        assert torch.equal(a, b)
+    assert len(whole.history) == 4 and set(whole.history[0]) == {"d", "p", "gan", "l1", "perc", "conf"}

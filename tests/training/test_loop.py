@@ -1,0 +1,148 @@
+"""The one training loop (reprolib.training.loop): every trainer resumes bit-identically after Ctrl-C."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+
+import pytest
+import torch
+
+from reprolib.core.weights import load_checkpoint, sha256_file
+from reprolib.training import colornet, colour_classifier, grayvgg, insertion, loop
+
+TRAINERS = {
+    "grayvgg": (grayvgg.train, dict(steps=5, batch_size=2, seed=3, size=32, widths=(4, 4, 8, 8, 8),
+                                    convs=(1, 1, 1, 1, 2), eval_n=2)),
+    "colornet": (colornet.train, dict(steps=6, mode="full", pool=2, batch_size=4, seed=3, size=32, eval_n=0)),
+    "insertion": (insertion.train, dict(steps=4, batch_size=4, width=4, seed=1, eval_n=8, classifier_steps=5)),
+    "colour_classifier": (colour_classifier.train, dict(steps=5, batch_size=2, size=32, width=4, heldout_n=4)),
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread(one_thread):
+    """Bit-identical comparisons at one fixed thread count (conftest's ``one_thread``)."""
+
+
+def interrupt_at_optimizer_step(monkeypatch, n: int) -> None:
+    """Send this process a SIGINT (Ctrl-C) from inside the n-th optimiser step (every trainer uses Adam or AdamW)."""
+    calls = {"n": 0}
+    for cls in {torch.optim.Adam, torch.optim.AdamW}:
+        original = cls.step
+
+        def step(self, *args, _original=original, **kwargs):
+            calls["n"] += 1
+            if calls["n"] == n:
+                os.kill(os.getpid(), signal.SIGINT)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, "step", step)
+
+
+@pytest.mark.parametrize("name", list(TRAINERS))
+def test_ctrl_c_then_resume_is_bit_identical(name, tmp_path, monkeypatch):
+    train, settings = TRAINERS[name]
+    straight = train(tmp_path / "straight.pt", progress=False, checkpoint_every=2, **settings)
+    assert straight["resumed_from"] == 0 and not loop.state_path(tmp_path / "straight.pt").exists()
+
+    out = tmp_path / "resumed.pt"
+    with monkeypatch.context() as patch:
+        interrupt_at_optimizer_step(patch, 3)  # inside an early step: the loop finishes that step, saves, stops
+        with pytest.raises(KeyboardInterrupt):
+            train(out, progress=False, checkpoint_every=2, **settings)
+    state = load_checkpoint(loop.state_path(out))
+    assert state["trainer"] == name and 1 <= state["step"] < settings["steps"] and not out.exists()
+    with pytest.raises(ValueError, match="other settings"):
+        train(out, progress=False, checkpoint_every=2, **{**settings, "steps": settings["steps"] + 1})
+
+    resumed = train(out, progress=False, checkpoint_every=2, **settings)
+    assert resumed["resumed_from"] == state["step"] and not loop.state_path(out).exists()
+    # the checkpoint's bytes depend on its contents only: same weights, same metrics, same file
+    assert sha256_file(out) == sha256_file(tmp_path / "straight.pt") == resumed["sha256"]
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["sha256"] == resumed["sha256"] and record["seed"] == settings.get("seed", 0)
+    assert record["config"]["steps"] == settings["steps"] and record["command"].startswith(f"reprolib.training.{name}")
+
+
+class Counter:
+    def __init__(self):
+        self.value = torch.zeros(())
+
+    def state_dict(self):
+        return {"value": self.value.clone()}
+
+    def load_state_dict(self, state):
+        self.value = state["value"].clone()
+
+
+def test_run_steps_logs_saves_and_checks_the_config(tmp_path):
+    c = Counter()
+
+    def step(i):
+        c.value += i
+        return {"i": i, "draw": torch.rand(()).item()}  # consumes the global RNG: it must be restored too
+
+    torch.manual_seed(0)
+    whole = loop.run_steps("count", {"a": 1}, 6, {"c": c}, step, progress=False)
+    assert [h["i"] for h in whole.history] == list(range(6)) and c.value.item() == 15 and whole.start == 0
+
+    state_file = tmp_path / "s.state.pt"
+    torch.manual_seed(0)
+    c2 = Counter()
+
+    def stop_after_3(i):
+        if i == 3:
+            raise KeyboardInterrupt  # from inside a step: the half-done step is not saved
+        c2.value += i
+        return {"i": i, "draw": torch.rand(()).item()}
+
+    with pytest.raises(KeyboardInterrupt):
+        loop.run_steps("count", {"a": 1}, 6, {"c": c2}, stop_after_3, state_file=state_file, checkpoint_every=2,
+                       progress=False)
+    assert load_checkpoint(state_file)["step"] == 2  # the last periodic checkpoint
+    c3 = Counter()
+    rest = loop.run_steps("count", {"a": 1}, 6, {"c": c3}, lambda i: (c3.value.add_(i), {"i": i, "draw": torch.rand(()).item()})[1],
+                          state_file=state_file, checkpoint_every=2, progress=False)
+    assert rest.start == 2 and c3.value.item() == 15 and rest.history == whole.history
+    with pytest.raises(ValueError, match="other settings"):
+        loop.run_steps("count", {"a": 2}, 6, {"c": Counter()}, step, state_file=state_file, progress=False)
+    with pytest.raises(ValueError, match=">= 1"):
+        loop.run_steps("count", {}, 0, {}, step, progress=False)
+
+
+def test_a_second_ctrl_c_stops_at_once():
+    seen = []
+
+    def step(i):
+        seen.append(i)
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)  # the second one raises inside the step
+        seen.append("after")
+        return {}
+
+    with pytest.raises(KeyboardInterrupt):
+        loop.run_steps("x", {}, 3, {}, step, progress=False)
+    assert seen == [0]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
+
+
+def test_outside_the_main_thread_nothing_is_deferred():
+    result = {}
+
+    def run():
+        result["r"] = loop.run_steps("x", {}, 2, {}, lambda i: {"i": i}, progress=False)
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+    assert [h["i"] for h in result["r"].history] == [0, 1]
+
+
+def test_learning_rate_schedule():
+    lrs = [loop.warmup_cosine_lr(s, 100, 1.0, 10) for s in range(100)]
+    assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
+    assert lrs[10] == pytest.approx(1.0) and lrs[-1] == pytest.approx(0.05, abs=1e-3)
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
+    assert loop.state_path("a/b.pt").name == "b.state.pt"
