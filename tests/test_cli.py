@@ -92,7 +92,8 @@ def test_models_lists_every_registry_entry(capsys):
     assert {"grayvgg_small_synthetic", "colornet_full", "colornet_chrominance_only", "colornet_l1_auto",
             "insertion_with_pair_discriminator", "insertion_without_pair_discriminator", "colour_classifier",
             "vgg16", "vgg19"} <= set(rows)
-    assert rows["colornet_full"]["status"] == "shipped" and rows["colornet_full"]["features"] == "grayvgg_small_synthetic"
+    assert (rows["colornet_full"]["status"] == "shipped"
+            and rows["colornet_full"]["features"] == "grayvgg_small_synthetic")
     assert rows["vgg19"]["status"] in ("cached", "missing") and rows["vgg19"]["where"].startswith("https://")
     assert main(["models"]) == 0
     text = capsys.readouterr().out

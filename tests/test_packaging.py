@@ -24,22 +24,24 @@ def run(cmd, **kwargs):
 def test_the_wheel_ships_its_weights_and_photos(tmp_path):
     src, dist, venv, elsewhere = (tmp_path / name for name in ("src", "dist", "venv", "elsewhere"))
     shutil.copytree(REPO, src, ignore=IGNORE)
-    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet", "-w", str(dist), str(src)])
+    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet", "-w", str(dist),
+         str(src)])
     wheel = next(dist.glob("reprolib-*.whl"))
     # a fresh environment that sees this one's dependencies (torch ...) but not its editable reprolib
     run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
     python = venv / "bin" / "python"
     site = Path(run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout.strip())
     (site / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--quiet", "--target", str(site), str(wheel)])
+    run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--quiet", "--target", str(site),
+         str(wheel)])
     elsewhere.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     where = run([str(python), "-c", "import reprolib.core.photos as p; print(p.PHOTOS_DIR)"], cwd=elsewhere, env=env)
     photos = Path(where.stdout.strip())
     assert photos.is_relative_to(site) and (photos / "china.jpg").is_file()
     out = elsewhere / "out.png"
-    run([str(python), "-m", "reprolib", "colorize", str(photos / "china.jpg"), "--reference", str(photos / "coffee.jpg"),
-         "--output", str(out), "--size", "64"], cwd=elsewhere, env=env)
+    run([str(python), "-m", "reprolib", "colorize", str(photos / "china.jpg"),
+         "--reference", str(photos / "coffee.jpg"), "--output", str(out), "--size", "64"], cwd=elsewhere, env=env)
     assert out.stat().st_size > 1000
     rows = json.loads(run([str(python), "-m", "reprolib", "models", "--json"], cwd=elsewhere, env=env).stdout)
     shipped = [r for r in rows if r["where"].startswith("reprolib/data/")]

@@ -105,7 +105,8 @@ def test_keys_match_torchvision_and_so_do_activations():
 
 def test_only_requested_layers_are_computed(vgg16_random):
     called = []
-    hooks = [m.register_forward_hook(lambda m, i, o, k=k: called.append(k)) for k, m in enumerate(vgg16_random.features)]
+    hooks = [m.register_forward_hook(lambda m, i, o, k=k: called.append(k))
+             for k, m in enumerate(vgg16_random.features)]
     try:
         out = vgg16_random(luminance(), layers="relu2_1")
     finally:

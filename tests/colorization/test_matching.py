@@ -131,8 +131,10 @@ def test_similarity_maps_fast_routes_equal_grid_sample(gram_limit):
     size_T, size_R = (20, 12), (16, 24)
     feats_T = {"l1": torch.rand(2, 5, 10, 6, generator=g), "l2": torch.rand(2, 7, 5, 3, generator=g)}
     feats_R = {"l1": torch.rand(2, 5, 8, 12, generator=g), "l2": torch.rand(2, 7, 4, 6, generator=g)}
-    phi_TR = torch.stack((torch.randint(0, 16, (2, 20, 12), generator=g), torch.randint(0, 24, (2, 20, 12), generator=g)), 1)
-    phi_RT = torch.stack((torch.randint(0, 20, (2, 16, 24), generator=g), torch.randint(0, 12, (2, 16, 24), generator=g)), 1)
+    phi_TR = torch.stack((torch.randint(0, 16, (2, 20, 12), generator=g),
+                          torch.randint(0, 24, (2, 20, 12), generator=g)), 1)
+    phi_RT = torch.stack((torch.randint(0, 20, (2, 16, 24), generator=g),
+                          torch.randint(0, 12, (2, 16, 24), generator=g)), 1)
     sims = matching.similarity_maps(feats_T, feats_R, phi_TR, phi_RT, gram_limit=gram_limit)
     for i, layer in enumerate(feats_T):
         fwd, bid = _reference_sims(feats_T[layer], feats_R[layer], phi_TR, phi_RT, size_T, size_R)
@@ -190,7 +192,8 @@ def scene_match():
 def test_match_shapes_on_scenes(scene_match):
     _, target, reference, out, _ = scene_match
     assert out.phi_TR.shape == (12, 2, 64, 64) and out.phi_RT.shape == (12, 2, 64, 64)
-    assert out.sims.shape == (12, 10, 64, 64) and colornet_input(target.L, out.R_ab_warped, out.sims).shape == (12, 13, 64, 64)
+    assert (out.sims.shape == (12, 10, 64, 64)
+            and colornet_input(target.L, out.R_ab_warped, out.sims).shape == (12, 13, 64, 64))
     assert out.sims.min() >= -1e-5 and out.sims.max() <= 1 + 1e-5
     torch.testing.assert_close(out.R_ab_warped, matching.warp(reference.ab, out.phi_TR))
 
@@ -228,7 +231,8 @@ def test_patch_descriptors_give_the_mean_patch_similarity():
     D_f, D_g = matching.patch_descriptors(f, 3), matching.patch_descriptors(g, 3)
     nf, ng = F.normalize(f, dim=1), F.normalize(g, dim=1)
     # p = (2, 2) in f against q = (1, 3) in g: the mean over the 3 x 3 offsets of <f(p + d), g(q + d)>
-    want = sum((nf[0, :, 2 + dy, 2 + dx] * ng[0, :, 1 + dy, 3 + dx]).sum() for dy in (-1, 0, 1) for dx in (-1, 0, 1)) / 9
+    want = sum((nf[0, :, 2 + dy, 2 + dx] * ng[0, :, 1 + dy, 3 + dx]).sum()
+               for dy in (-1, 0, 1) for dx in (-1, 0, 1)) / 9
     torch.testing.assert_close((D_f[0, :, 2, 2] * D_g[0, :, 1, 3]).sum(), want)
 
 

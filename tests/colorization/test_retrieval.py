@@ -21,7 +21,8 @@ def test_recommend_prefers_references_with_the_targets_classes():
     for t in range(8):
         others = [i for i in range(24) if i != t]
         ranked = retrieval.recommend(model, pool.L[t:t + 1], [pool.L[i:i + 1] for i in others])
-        jaccard = [float((presence[t] * presence[others[i]]).sum() / (presence[t] + presence[others[i]]).clamp(max=1).sum())
+        jaccard = [float((presence[t] * presence[others[i]]).sum()
+                         / (presence[t] + presence[others[i]]).clamp(max=1).sum())
                    for i, _ in ranked]
         wins += float(sum(jaccard[:3]) / 3 > sum(jaccard) / len(jaccard))
         total += 1

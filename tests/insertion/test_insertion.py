@@ -132,7 +132,8 @@ def test_gradient_reversal_flips_the_gradient():
 def test_losses(pairs, perceptual):
     fake, _ = pairs
     big = torch.full((8,), 30.0)
-    assert losses.gan_loss(big, True) < 1e-6 and losses.gan_loss(-big, False) < 1e-6 and losses.gan_loss(big, False) > 10
+    assert (losses.gan_loss(big, True) < 1e-6 and losses.gan_loss(-big, False) < 1e-6
+            and losses.gan_loss(big, False) > 10)
     assert losses.pair_loss(-big, big) < 1e-6 and losses.pair_loss(big, -big) > 10
     assert math.isclose(losses.confusion_loss(torch.zeros(8)).item(), math.log(2), rel_tol=1e-6)
     assert losses.confusion_loss(big) > 10 and losses.confusion_loss(-big) > 10  # a sure P is penalised either way

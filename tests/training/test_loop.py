@@ -103,7 +103,8 @@ def test_run_steps_logs_saves_and_checks_the_config(tmp_path):
                        progress=False)
     assert load_checkpoint(state_file)["step"] == 2  # the last periodic checkpoint
     c3 = Counter()
-    rest = loop.run_steps("count", {"a": 1}, 6, {"c": c3}, lambda i: (c3.value.add_(i), {"i": i, "draw": torch.rand(()).item()})[1],
+    rest = loop.run_steps("count", {"a": 1}, 6, {"c": c3},
+                          lambda i: (c3.value.add_(i), {"i": i, "draw": torch.rand(()).item()})[1],
                           state_file=state_file, checkpoint_every=2, progress=False)
     assert rest.start == 2 and c3.value.item() == 15 and rest.history == whole.history
     with pytest.raises(ValueError, match="other settings"):
