@@ -219,15 +219,7 @@ def load_colornet(path: str | os.PathLike | ColorNetWeights | None = None, mode:
         path = MODES[mode]
     entry = path if isinstance(path, ColorNetWeights) else None
     where = entry.path if entry else os.fspath(path)
-    try:
-        obj = load_checkpoint(path, FORMAT, "colornet checkpoint")
-    except FileNotFoundError:
-        raise ValueError(f"colornet checkpoint {where} does not exist; make one with "
-                         f"`python -m reprolib train colornet --out {where}`") from None
-    except ValueError as err:
-        if "expected format" not in str(err):
-            raise
-        raise ValueError(f"{where} is not a colornet checkpoint (expected format {FORMAT!r})") from None
+    obj = load_checkpoint(path, FORMAT, "colornet checkpoint", make=f"python -m reprolib train colornet --out {where}")
     try:
         cfg = obj["config"]
         net = ColorNet(int(cfg["in_channels"]), float(cfg["width"]), bool(cfg.get("residual", False)))

@@ -210,13 +210,8 @@ def grayvgg_small(path: str | os.PathLike | GrayVGGWeights | None = None) -> Gra
     source = GrayVGGWeights.SMALL_SYNTHETIC if path is None else path
     entry = source if isinstance(source, GrayVGGWeights) else None
     where = entry.path if entry else Path(source).expanduser()
-    try:
-        obj = load_checkpoint(source, SMALL_FORMAT, "small gray-VGG checkpoint")
-    except ValueError as err:
-        if "expected format" not in str(err):
-            raise
-        raise ValueError(f"{where} is not a small gray-VGG checkpoint (expected format {SMALL_FORMAT!r}); "
-                         f"make one with `python -m reprolib train grayvgg --out {where}`") from None
+    obj = load_checkpoint(source, SMALL_FORMAT, "small gray-VGG checkpoint",
+                          make=f"python -m reprolib train grayvgg --out {where}")
     try:
         cfg = obj["config"]
         meta = obj.get("meta", {})

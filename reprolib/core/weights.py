@@ -195,12 +195,13 @@ def recorded_sha256(path: str | os.PathLike) -> str | None:
 
 
 def load_checkpoint(source: Weights | WeightsEnum | str | os.PathLike, fmt: str | None = None,
-                    what: str = "checkpoint") -> dict:
+                    what: str = "checkpoint", make: str | None = None) -> dict:
     """Read a checkpoint dict: a registry entry (its sha256 checked) or a file (checked against the sha256
     of a provenance .json beside it, when there is one); ``fmt``, when given, must equal its "format".
 
-    Errors are one line naming the file: missing (with how to make it), damaged (sha256), not a PyTorch
-    file, code inside (refused by weights_only), not a dict, another format.
+    Errors are one line naming the file: missing (FileNotFoundError, with how to get it: the entry's
+    command or URL, or ``make``), damaged (sha256), not a PyTorch file, code inside (refused by
+    weights_only), not a dict, another format.
     """
     entry = source.value if isinstance(source, WeightsEnum) else source
     if isinstance(entry, Weights):
@@ -210,6 +211,8 @@ def load_checkpoint(source: Weights | WeightsEnum | str | os.PathLike, fmt: str 
         expected = entry.sha256 or (recorded_sha256(path) if entry.local else "")
     else:
         path = Path(entry).expanduser()
+        if not path.is_file() and make:
+            raise FileNotFoundError(f"{what} {path} does not exist; make one with `{make}`")
         expected = recorded_sha256(path) if path.is_file() else None
     obj = read_weights(path, what)
     if expected:

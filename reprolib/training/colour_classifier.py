@@ -191,16 +191,8 @@ def load_classifier(path: str | os.PathLike | ColourClassifierWeights | None = N
     """The shipped colour classifier (or a file written by :func:`train`) in eval mode; weights_only, sha256 checked."""
     source = ColourClassifierWeights.SHIPPED if path is None else path
     where = source.path if isinstance(source, ColourClassifierWeights) else os.fspath(source)
-    try:
-        obj = load_checkpoint(source, CLASSIFIER_FORMAT, "colour classifier checkpoint")
-    except FileNotFoundError:
-        raise ValueError(f"colour classifier {where} does not exist; make one with "
-                         f"`python -m reprolib train classifier --out {where}`") from None
-    except ValueError as err:
-        if "expected format" not in str(err):
-            raise
-        raise ValueError(f"{where} is not a colour classifier checkpoint "
-                         f"(expected format {CLASSIFIER_FORMAT!r})") from None
+    obj = load_checkpoint(source, CLASSIFIER_FORMAT, "colour classifier checkpoint",
+                          make=f"python -m reprolib train classifier --out {where}")
     try:
         net = ColourClassifier(int(obj["config"]["width"]), int(obj["config"]["outputs"]))
         net.load_state_dict(obj["state_dict"])

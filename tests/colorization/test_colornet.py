@@ -90,7 +90,7 @@ def test_checkpoint_round_trip_and_clear_errors(tmp_path, net):
     assert not loaded.training and loaded.meta == {"seed": 7}
     x = net_input(1, 16, 16)
     assert torch.equal(predict_ab(loaded, x), predict_ab(net, x))
-    with pytest.raises(ValueError, match="does not exist"):
+    with pytest.raises(FileNotFoundError, match="does not exist; make one with"):
         load_colornet(tmp_path / "missing.pt")
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="not a readable PyTorch file"):

@@ -19,16 +19,6 @@ def _one_thread(one_thread):
     """Small tensors: one thread (conftest's ``one_thread``) for every test of this module."""
 
 
-@pytest.fixture(scope="module")
-def pairs() -> tuple[ipairs.Pairs, ipairs.Pairs]:
-    return ipairs.make_pairs(3, 16, real=False), ipairs.make_pairs(3, 16, real=True)
-
-
-@pytest.fixture(scope="module")
-def perceptual() -> losses.LuminancePerceptualLoss:
-    return losses.LuminancePerceptualLoss()
-
-
 def test_pairs_shapes_ranges_and_determinism(pairs):
     fake, real = pairs
     for p in (fake, real):

@@ -77,7 +77,7 @@ def test_classifier_checkpoint_is_small_and_checked(tmp_path):
     torch.save({"format": "other"}, bad)
     with pytest.raises(ValueError, match="not a colour classifier"):
         cc.load_classifier(bad)
-    with pytest.raises(ValueError, match="does not exist"):
+    with pytest.raises(FileNotFoundError, match="does not exist; make one with"):
         cc.load_classifier(tmp_path / "missing.pt")
 
 

@@ -6,8 +6,6 @@ import math
 import pytest
 import torch
 
-from reprolib.insertion import losses
-from reprolib.insertion import pairs as ipairs
 from reprolib.training import insertion as ins_train
 
 TINY = dict(batch_size=4, width=4)
@@ -16,16 +14,6 @@ TINY = dict(batch_size=4, width=4)
 @pytest.fixture(scope="module", autouse=True)
 def _one_thread(one_thread):
     """Small tensors: one thread (conftest's ``one_thread``) for every test of this module."""
-
-
-@pytest.fixture(scope="module")
-def pairs() -> tuple[ipairs.Pairs, ipairs.Pairs]:
-    return ipairs.make_pairs(3, 16, real=False), ipairs.make_pairs(3, 16, real=True)
-
-
-@pytest.fixture(scope="module")
-def perceptual() -> losses.LuminancePerceptualLoss:
-    return losses.LuminancePerceptualLoss()
 
 
 def test_config_checks():
