@@ -115,13 +115,45 @@ def _colorize(args: argparse.Namespace) -> int:
     for name, given in (("target", args.target), ("reference", args.reference)):
         if Path(given).resolve() == out.resolve():
             raise ValueError(f"--output {out} is the {name} image; choose another file (inputs are never overwritten)")
+    intermediates = _intermediates_dir(args.save_intermediates, args.force) if args.save_intermediates else None
     target, reference = load_image(args.target), load_image(args.reference)
     result = colorize(target, reference, features=args.features, size=args.size, method=args.method,
                       allow_mismatch=args.allow_feature_mismatch)
     save_image(result.rgb, out, force=args.force)
     print(f"wrote {out} ({result.rgb.shape[2]} x {result.rgb.shape[1]}) in {result.seconds:.2f} s "
           f"(matching: {args.method}, gray-VGG: {result.features})")
+    if intermediates is not None:
+        _save_intermediates(result, intermediates)
+        print(f"wrote {', '.join(INTERMEDIATES)} into {intermediates}")
     return 0
+
+
+INTERMEDIATES = ("warped.png", "similarity.png", "field.png")
+
+
+def _intermediates_dir(folder: str, force: bool) -> Path:
+    """The folder for --save-intermediates, checked before any work and created only when the result is
+    written (its files are never replaced without --force)."""
+    path = Path(folder)
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"--save-intermediates {path} exists and is not a folder")
+    for name in INTERMEDIATES:
+        _new_output(path / name, force)
+    return path
+
+
+def _save_intermediates(result, folder: Path) -> None:
+    """What explains a result: T_L with R'_ab (the matching alone), the similarity maps with their colour
+    scale, and the field phi_T->R as an image (at the working size)."""
+    from .colorization.features import DEC_LAYERS
+    from .core.files import OutputDir
+    from .core.photos import save_image
+    from .studies import plots
+
+    out = OutputDir(folder)
+    save_image(result.warped_rgb().clamp(0, 1), out.path("warped.png"), force=True)
+    out.save_figure("similarity.png", plots.similarity_figure(result.sims, DEC_LAYERS))
+    out.save_figure("field.png", plots.field_figure(result.phi_TR, result.reference_rgb))
 
 
 def _models(args: argparse.Namespace) -> int:
@@ -184,7 +216,10 @@ def build_parser() -> argparse.ArgumentParser:
     col.add_argument("--method", choices=METHODS, default="exact", help="correspondences (default: %(default)s)")
     col.add_argument("--allow-feature-mismatch", action="store_true",
                      help="run a ColorNet on the maps of a gray-VGG it was not trained on (with a warning)")
-    col.add_argument("--force", action="store_true", help="replace an existing --output file")
+    col.add_argument("--save-intermediates", metavar="DIR",
+                     help=f"also write {', '.join(INTERMEDIATES)} into DIR: R'_ab on T_L, the similarity maps "
+                          "with their colour scale, the field phi_T->R")
+    col.add_argument("--force", action="store_true", help="replace an existing --output file (and intermediates)")
     col.set_defaults(run=_colorize)
 
     rep = commands.add_parser("reproduce", help="run every experiment; write results.json and REPORT.md")

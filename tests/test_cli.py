@@ -61,12 +61,25 @@ def test_colorize_writes_once_and_never_overwrites(tmp_path, photo_files):
     assert same.returncode == 2 and "never overwritten" in same.stderr
 
 
+def test_colorize_saves_the_intermediates(tmp_path, photo_files):
+    t, r = photo_files
+    folder = tmp_path / "why"
+    args = ("colorize", str(t), "--reference", str(r), "--output", str(tmp_path / "o.png"), "--size", "48",
+            "--save-intermediates", str(folder))
+    done = _run(*args)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in folder.iterdir()) == sorted(cli.INTERMEDIATES)
+    assert all((folder / name).read_bytes().startswith(b"\x89PNG") for name in cli.INTERMEDIATES)
+    again = _run(*args[:5], str(tmp_path / "o2.png"), *args[6:])  # a new output, the same intermediates folder
+    assert again.returncode == 2 and "--force" in again.stderr and not (tmp_path / "o2.png").exists()
+
+
 def test_colorize_bad_input_is_one_line_and_writes_nothing(tmp_path):
     (tmp_path / "broken.jpg").write_bytes(b"not an image")
     out = tmp_path / "out.png"
     for args in ([str(tmp_path / "broken.jpg"), "--reference", str(tmp_path / "broken.jpg")],
                  [str(tmp_path / "missing.jpg"), "--reference", str(tmp_path / "broken.jpg")]):
-        done = _run("colorize", *args, "--output", str(out))
+        done = _run("colorize", *args, "--output", str(out), "--save-intermediates", str(tmp_path / "why"))
         assert done.returncode == 2 and done.stderr.startswith("error:") and done.stderr.count("\n") == 1
         assert "Traceback" not in done.stderr
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["broken.jpg"]

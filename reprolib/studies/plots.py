@@ -268,3 +268,42 @@ def picker_panel_figure(panel: dict[str, Tensor], title: str = "") -> Figure:
     if title:
         fig.suptitle(title, fontsize=9)
     return fig
+
+
+def similarity_figure(sims: Tensor, layers: Sequence[str]) -> Figure:
+    """The 2 L similarity maps of one pair (2 L, H, W): forward sim_T->R (top) and bidirectional sim_T<->R
+    (bottom) per layer, on one colour scale from 0 to 1 (cosines of ReLU features)."""
+    L = len(layers)
+    fig, axes = plt.subplots(2, L, figsize=(2.0 * L + 0.8, 4.0), constrained_layout=True, squeeze=False)
+    image = None
+    for k, layer in enumerate(layers):
+        _show(axes[0, k], sims[k], f"sim T->R {layer}", cmap="magma", vmin=0, vmax=1)
+        image = axes[1, k].imshow(sims[L + k].detach().cpu().numpy(), cmap="magma", vmin=0, vmax=1)
+        axes[1, k].set_title(f"sim T<->R {layer}", fontsize=9)
+        axes[1, k].set_xticks([])
+        axes[1, k].set_yticks([])
+    fig.colorbar(image, ax=axes, shrink=0.8, label="cosine similarity")
+    return fig
+
+
+def _position_code(h: int, w: int) -> Tensor:
+    """An RGB code of positions (3, h, w): red grows with x, green with y, blue is constant."""
+    ys = torch.linspace(0, 1, h).view(h, 1).expand(h, w)
+    xs = torch.linspace(0, 1, w).view(1, w).expand(h, w)
+    return torch.stack((xs, ys, torch.full((h, w), 0.35)))
+
+
+def field_figure(phi_TR: Tensor, reference_rgb: Tensor) -> Figure:
+    """A correspondence field phi_T->R (2, h, w) of (y, x) indices into the reference (3, h', w'): the
+    reference's position code, the code of the position each target pixel takes (the field as an image),
+    and the reference's own pixels warped through it, R(phi_T->R(p))."""
+    h_R, w_R = reference_rgb.shape[-2:]
+    code = _position_code(h_R, w_R)
+    flat = (phi_TR[0] * w_R + phi_TR[1]).flatten()
+    taken = code.flatten(1)[:, flat].view(3, *phi_TR.shape[-2:])
+    warped = reference_rgb.flatten(1)[:, flat].view(3, *phi_TR.shape[-2:])
+    fig, axes = plt.subplots(1, 3, figsize=(9.5, 2.8), constrained_layout=True)
+    _show(axes[0], code, "reference positions (red: x, green: y)")
+    _show(axes[1], taken, "phi_T->R: the position each target pixel takes")
+    _show(axes[2], warped.clamp(0, 1), "R(phi_T->R(p))")
+    return fig

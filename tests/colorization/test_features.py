@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from reprolib.colorization import extractors as fe
 from reprolib.colorization.features import ARCHS, DEC_LAYERS, VID_LAYERS, GrayVGG
-from reprolib.core import weights
+from reprolib.core import color, weights
 from reprolib.studies import agreement as metrics
 from reprolib.training import grayvgg as train
 from reprolib.world import scenes
@@ -402,3 +402,21 @@ def test_small_checkpoint_of_another_kind_is_refused(tmp_path):
 def test_classify_needs_a_head(vgg16_random):
     with pytest.raises(ValueError, match="no classification head"):
         vgg16_random.classify(luminance())
+
+
+def test_torchvision_features_convention_is_caffe_rgb():
+    """VGG16_Weights.IMAGENET1K_FEATURES (the original Caffe VGG-16) declares RGB on 0..255 minus the means,
+    no std: the project's "caffe_rgb", so its entry and a local Caffe-convention file are one extractor."""
+    import torchvision
+
+    weights = torchvision.models.VGG16_Weights.IMAGENET1K_FEATURES
+    transform = weights.transforms()
+    mean, std = torch.tensor(transform.mean).view(3, 1, 1), torch.tensor(transform.std).view(3, 1, 1)
+    L = torch.linspace(0, 100, 101).view(1, 1, 101)
+    theirs = (L / 100.0 - mean) / std  # torchvision's normalisation of the gray image, L / 100 in R, G, B
+    ours = color.gray_vgg_input(L, "caffe_rgb")
+    assert torch.allclose(std, torch.full_like(std, 1 / 255), rtol=1e-3)  # 0..255, no division by a std
+    assert (theirs - ours).abs().max() < 0.7  # torchvision rounds the means to (123, 117, 104): < 0.7 of 255
+    assert weights.url == fe.GrayVGGWeights.TORCHVISION_VGG16_FEATURES.url
+    assert fe.GrayVGGWeights.TORCHVISION_VGG16_FEATURES.convention == "caffe_rgb"
+    assert fe.file_extractor("vgg16", "caffe_rgb") == fe.GrayVGGWeights.TORCHVISION_VGG16_FEATURES.extractor
