@@ -217,8 +217,8 @@ def grayvgg_small(path: str | os.PathLike | GrayVGGWeights | None = None) -> Gra
         meta = obj.get("meta", {})
         model = small_grayvgg(cfg["widths"], cfg["convs"], num_classes=len(cfg["classes"]), classes=cfg["classes"],
                               head_layers=cfg["head_layers"] or None, head_type=cfg["head_type"],
-                              source=f"small gray-VGG {where.name} "
-                                     f"(seed {meta.get('seed')}, {meta.get('steps')} steps)")
+                              source=f"small gray-VGG {where.name} ({meta.get('trained_on', 'synthetic scenes')}, "
+                                     f"seed {meta.get('seed')}, {meta.get('steps')} steps)")
         model.load_state_dict(obj["state_dict"])
     except (KeyError, TypeError, RuntimeError, ValueError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
