@@ -87,6 +87,17 @@ def _train_insertion(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_distill(args: argparse.Namespace) -> int:
+    from .training import distill
+
+    out = _new_output(args.out, args.force, "(the old file stays until the run ends)")
+    metrics = distill.train(out, steps=args.steps, batch_size=args.batch_size, seed=args.seed, size=args.size,
+                            views=args.views, teacher=args.teacher, images=args.images or "", **_loop_options(args))
+    print(f"wrote {out}: final loss {metrics['loss']:.3f} (adapter cosine {1 - metrics['cos']:.3f}) after "
+          f"{args.steps} steps in {metrics['seconds']} s")
+    return 0
+
+
 def _train_classifier(args: argparse.Namespace) -> int:
     from .training import colour_classifier
 
@@ -273,6 +284,18 @@ def build_parser() -> argparse.ArgumentParser:
                      help="held-out pairs of each kind for the metrics (default: %(default)s)")
     ins.add_argument("--classifier-steps", type=int, default=150,
                      help="training steps of the pair classifier (default: %(default)s)")
+
+    ds = _trainer(train, "distill", "a small gray-VGG distilled from ImageNet VGG-16 on photos",
+                  "checkpoints/grayvgg_small_photo.pt", 1000, 8, "views per step, in pairs of one photo",
+                  _train_distill)
+    ds.add_argument("--size", type=int, default=112, help="view size in pixels (default: %(default)s)")
+    ds.add_argument("--views", type=int, default=1200,
+                    help="views whose teacher features are computed once (default: %(default)s)")
+    ds.add_argument("--teacher", default="vgg16",
+                    help="the teacher, a --features choice: vgg16 is torchvision's cache or the same network "
+                         "from $REPROLIB_VGG_WEIGHTS (default: %(default)s)")
+    ds.add_argument("--images", default=None,
+                    help="an image folder to learn from (default: the shipped training photos; held-out ones never)")
 
     cc = _trainer(train, "classifier", "the colour classifier that judges colorizations in notebook 03",
                   "checkpoints/colour_classifier.pt", 400, 24, "scenes per step", _train_classifier)

@@ -239,6 +239,17 @@ def from_environment() -> GrayVGG | None:
                              os.environ.get("REPROLIB_VGG_CONVENTION"))
 
 
+def _same_network_from_environment(entry: GrayVGGWeights) -> GrayVGG | None:
+    """$REPROLIB_VGG_WEIGHTS when torchvision's file of ``entry`` is not cached and the local file is declared
+    as the same network (its extractor name: e.g. a Caffe-convention VGG-16 file is the original VGG-16)."""
+    if entry.status() != "missing" or not os.environ.get("REPROLIB_VGG_WEIGHTS"):
+        return None
+    arch, convention = os.environ.get("REPROLIB_VGG_ARCH", "auto"), os.environ.get("REPROLIB_VGG_CONVENTION")
+    if arch not in ARCHS or convention not in FILE_CONVENTIONS or file_extractor(arch, convention) != entry.extractor:
+        return None
+    return from_environment()
+
+
 def best_available(prefer: str = "torchvision", verbose: bool = True) -> GrayVGG:
     """The best gray-VGG on this machine, never downloading; ``model.source`` says which one.
 
@@ -260,9 +271,10 @@ def best_available(prefer: str = "torchvision", verbose: bool = True) -> GrayVGG
 
 def load_extractor(choice: str | os.PathLike | GrayVGG = "small") -> GrayVGG:
     """The gray-VGG a user asked for: "small" (shipped, trained on the synthetic world), "auto"
-    (:func:`best_available`), "vgg16" / "vgg19" (torchvision's cached ImageNet weights, never downloaded),
-    "torchvision" (VGG-19), or a weights file (convention from $REPROLIB_VGG_CONVENTION, arch from
-    $REPROLIB_VGG_ARCH or inferred). A GrayVGG is passed through."""
+    (:func:`best_available`), "vgg16" / "vgg19" (torchvision's cached ImageNet weights, never downloaded; or,
+    when they are not cached, the same network from $REPROLIB_VGG_WEIGHTS, declared by $REPROLIB_VGG_ARCH
+    and $REPROLIB_VGG_CONVENTION), "torchvision" (VGG-19), or a weights file (convention from
+    $REPROLIB_VGG_CONVENTION, arch from $REPROLIB_VGG_ARCH or inferred). A GrayVGG is passed through."""
     if isinstance(choice, GrayVGG):
         return choice.eval()
     if choice == "small":
@@ -270,7 +282,9 @@ def load_extractor(choice: str | os.PathLike | GrayVGG = "small") -> GrayVGG:
     if choice == "auto":
         return best_available(verbose=False)
     if choice in ("vgg16", "vgg19", "torchvision"):
-        return grayvgg_torchvision("vgg19" if choice == "torchvision" else choice)
+        arch = "vgg19" if choice == "torchvision" else choice
+        local = _same_network_from_environment(TORCHVISION[arch])
+        return local if local is not None else grayvgg_torchvision(arch)
     if not os.path.isfile(choice):
         raise ValueError(f"features {choice!r}: not one of {CHOICES} and no such weights file")
     return grayvgg_from_file(choice, os.environ.get("REPROLIB_VGG_ARCH", "auto"),

@@ -389,3 +389,44 @@ def test_match_methods_on_scenes_are_well_above_chance(scene_match, method):
         assert not torch.equal(out.R_ab_warped, hard) and (out.R_ab_warped - hard).abs().mean() < 10
     with pytest.raises(ValueError, match="method"):
         matching.match(model, target.L[:1], reference.L[:1], reference.ab[:1], method="magic")
+
+
+# ------------------------------------------------------------------------------------------- photo route
+def test_hypercolumns_average_the_layer_cosines():
+    g = torch.Generator().manual_seed(3)
+    feats = {"a": torch.rand(1, 4, 8, 8, generator=g), "b": torch.rand(1, 6, 4, 4, generator=g)}
+    h = matching.hypercolumns(feats, ("a", "b"), (8, 8))
+    assert h.shape == (1, 10, 8, 8)
+    up = F.interpolate(F.normalize(feats["b"], dim=1), size=(8, 8), mode="bilinear", align_corners=False)
+    up = F.normalize(up, dim=1)
+    p, q = (0, 0), (5, 6)
+    want = 0.5 * (F.cosine_similarity(feats["a"][0, :, p[0], p[1]], feats["a"][0, :, q[0], q[1]], dim=0)
+                  + (up[0, :, p[0], p[1]] * up[0, :, q[0], q[1]]).sum())
+    torch.testing.assert_close((h[0, :, p[0], p[1]] * h[0, :, q[0], q[1]]).sum(), want)
+
+
+def test_mirrored_candidates_find_a_mirrored_reference():
+    """VGG features are not mirror-invariant: model a mirrored view as the flipped image with its channels
+    permuted (oriented filters swap). The features of flip(R), flipped back, are then R's with that permutation."""
+    R = _rand(1, 16, 6, 10, seed=31, dtype=torch.float32)
+    perm = torch.randperm(16, generator=torch.Generator().manual_seed(2))
+    T = R.flip(-1)[:, perm]  # the target shows R's content mirrored
+    M = R[:, perm]  # features of flip(R), flipped back onto R's grid
+    phi, sim = matching.exact_nn_mirrored(T, R, M)
+    want = matching.identity_field(6, 10)
+    want[:, 1] = 9 - want[:, 1]
+    assert torch.equal(phi, want) and torch.allclose(sim, torch.ones_like(sim))
+    _, plain = matching.exact_nn(T, R)
+    assert plain.max() < 0.999  # without the mirrored candidates no exact match exists
+    with pytest.raises(ValueError, match="F_R_mirrored"):
+        matching.exact_nn_mirrored(T, R, M[..., :5])
+
+
+def test_photo_field_and_mirror_in_match(scene_match):
+    model, target, reference, out, _ = scene_match
+    photo = matching.match(model, target.L[:2], reference.L[:2], reference.ab[:2], field_layer=matching.PHOTO_FIELD,
+                           mirror=True)
+    assert photo.phi_TR.shape == (2, 2, 64, 64) and photo.sims.shape == (2, 10, 64, 64)
+    assert photo.phi_TR[:, 1].max() < 64 and photo.phi_TR.min() >= 0
+    with pytest.raises(ValueError, match="mirror=True needs method='exact'"):
+        matching.match(model, target.L[:1], reference.L[:1], reference.ab[:1], method="patchmatch", mirror=True)

@@ -101,6 +101,33 @@ def bidirectional(F_T: Tensor, F_R: Tensor, chunk: int = DEFAULT_CHUNK) -> Corre
     return Correspondence(phi_TR, phi_RT, sim_TR, sim_RT)
 
 
+def hypercolumns(feats: dict[str, Tensor], layers: tuple[str, ...], grid: tuple[int, int]) -> Tensor:
+    """Hypercolumn features on one grid (B, sum C_l, h, w): each layer L2-normalised over channels, resized
+    bilinearly to ``grid`` and normalised again, concatenated and divided by sqrt(number of layers), so that
+    cos(hypercolumn(p), hypercolumn(q)) = the mean over the layers of the per-layer cosines."""
+    parts = []
+    for layer in layers:
+        x = F.normalize(checks.features(feats[layer], f"feats[{layer!r}]"), dim=1, eps=EPS)
+        if tuple(x.shape[-2:]) != tuple(grid):
+            x = F.normalize(F.interpolate(x, size=tuple(grid), mode="bilinear", align_corners=False), dim=1, eps=EPS)
+        parts.append(x)
+    return torch.cat(parts, dim=1) / len(layers) ** 0.5
+
+
+def exact_nn_mirrored(F_T: Tensor, F_R: Tensor, F_R_mirrored: Tensor,
+                      chunk: int = DEFAULT_CHUNK) -> tuple[Tensor, Tensor]:
+    """:func:`exact_nn` with every reference position a candidate twice: as seen (F_R) and mirrored
+    (F_R_mirrored = the features of flip(R), flipped back onto R's grid), so that a reference whose objects
+    face the other way still matches. phi_T->R indexes R's grid either way (R'_ab = R_ab(phi(p)))."""
+    F_T, F_R = checks.feature_pair(F_T, F_R)
+    _, F_M = checks.feature_pair(F_T, F_R_mirrored)
+    if F_M.shape != F_R.shape:
+        raise ValueError(f"F_R_mirrored {tuple(F_M.shape)} must have F_R's shape {tuple(F_R.shape)}")
+    phi, sim = exact_nn(F_T, torch.cat((F_R, F_M), dim=-1), chunk)
+    phi[:, 1] %= F_R.shape[-1]
+    return phi, sim
+
+
 def upsample_field(phi: Tensor, stride: int, size: tuple[int, int], target_size: tuple[int, int]) -> Tensor:
     """A field at feature resolution (stride ``stride``) -> a field at image resolution ``size`` (H, W).
 
