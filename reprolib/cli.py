@@ -59,12 +59,18 @@ def _train_grayvgg(args: argparse.Namespace) -> int:
 
 
 def _train_colornet(args: argparse.Namespace) -> int:
-    from .training import colornet
+    from .training import colornet, photo_colornet
 
     out = _new_output(args.out, args.force, "(the old file stays until the run ends)")
-    metrics = colornet.train(out, steps=args.steps, mode=args.mode, batch_size=args.batch_size, seed=args.seed,
-                             size=args.size, width=args.width, residual=not args.no_residual, lr=args.lr,
-                             pool=args.pool, eval_n=args.eval_n, grayvgg=args.grayvgg, **_loop_options(args))
+    if args.images:  # photographs: views of each image, matched with --features
+        metrics = photo_colornet.train(out, steps=args.steps, batch_size=args.batch_size, seed=args.seed,
+                                       width=args.width, lr=args.lr, features=args.features, images=args.images,
+                                       branches=tuple(args.branches.split(",")), cached=not args.fresh_pairs,
+                                       eval_n=min(args.eval_n, 4), device=args.device, **_loop_options(args))
+    else:
+        metrics = colornet.train(out, steps=args.steps, mode=args.mode, batch_size=args.batch_size, seed=args.seed,
+                                 size=args.size, width=args.width, residual=not args.no_residual, lr=args.lr,
+                                 pool=args.pool, eval_n=args.eval_n, grayvgg=args.grayvgg, **_loop_options(args))
     if "sha256" not in metrics:  # a rank > 0 of a torchrun launch: rank 0 writes and reports
         return 0
     print(f"wrote {out} and {out.with_suffix('.json')}: held-out CIEDE2000 {metrics.get('heldout_delta_e2000')} "
@@ -271,8 +277,21 @@ def build_parser() -> argparse.ArgumentParser:
     cn.add_argument("--eval-n", type=int, default=200,
                     help="held-out pairs for the final CIEDE2000 (0: skip; default: %(default)s)")
     cn.add_argument("--grayvgg", default="grayvgg_small_synthetic",
-                    help="the gray-VGG whose maps the net learns: a registry name or a `train grayvgg` checkpoint "
+                    help="synthetic pairs: the gray-VGG whose maps the net learns, a registry name or a `train "
+                         "grayvgg` checkpoint (default: %(default)s)")
+    cn.add_argument("--images", default=None,
+                    help="train on photographs instead: an image folder (ImageNet-style or flat), or 'shipped' for "
+                         "the shipped training photos (the held-out ones never)")
+    cn.add_argument("--features", default="vgg16",
+                    help="photographs: the gray-VGG whose maps the net learns, a --features choice of colorize "
                          "(default: %(default)s)")
+    cn.add_argument("--branches", default="chrominance,real",
+                    help="photographs: the branches cycled step by step, of chrominance, real, perceptual "
+                         "(default: %(default)s)")
+    cn.add_argument("--fresh-pairs", action="store_true",
+                    help="photographs: match new pairs every step instead of caching them (large image folders)")
+    cn.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                    help="photographs: where the net trains (cuda: one GPU per torchrun process, nccl)")
 
     ins = _trainer(train, "insertion", "the insertion GAN of Inserting Videos into Videos, in miniature",
                    "checkpoints/insertion.pt", 300, 12, "fake pairs per step, and as many real pairs", _train_insertion)

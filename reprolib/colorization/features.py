@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -193,7 +194,26 @@ class GrayVGG(nn.Module):
         wanted = self.check_layers([layers] if isinstance(layers, str) else layers)
         checks.luminance(L, "L", MIN_SIZE)
         weight = self.features[0].weight
-        x = network_input(L.to(device=weight.device, dtype=weight.dtype), self.convention)
+        return self._run(network_input(L.to(device=weight.device, dtype=weight.dtype), self.convention), wanted)
+
+    def forward_rgb(self, rgb: Tensor, layers: str | Sequence[str] = DEC_LAYERS) -> dict[str, Tensor]:
+        """The same activations for a COLOUR image (B, 3, H, W), sRGB in [0, 1], under the weights' own
+        convention (an ImageNet VGG's real input; the perceptual loss on photos compares colours with it)."""
+        if self.in_channels != 3:
+            raise ValueError(f"this {self.describe()} reads one channel, not a colour image")
+        wanted = self.check_layers([layers] if isinstance(layers, str) else layers)
+        if not isinstance(rgb, Tensor) or rgb.dim() != 4 or rgb.shape[1] != 3 or not rgb.is_floating_point():
+            raise ValueError(f"rgb must be a float tensor (B, 3, H, W) in [0, 1], got {checks.summary(rgb)}")
+        order, scale, mean, std = color.VGG_CONVENTIONS[self.convention]
+        weight = self.features[0].weight
+        x = rgb.to(device=weight.device, dtype=weight.dtype)
+        x = x.flip(1) if order == "BGR" else x
+        mean_t = torch.tensor(mean, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+        std_t = torch.tensor(std, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+        return self._run((x * scale - mean_t) / std_t, wanted)
+
+    def _run(self, x: Tensor, wanted: list[str]) -> dict[str, Tensor]:
+        """The conv stack on a prepared input, up to the deepest of ``wanted``."""
         by_index = {self._index[name]: name for name in wanted}
         last = max(by_index)
         out: dict[str, Tensor] = {}

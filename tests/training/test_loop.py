@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from reprolib.core.weights import load_checkpoint, sha256_file
-from reprolib.training import colornet, colour_classifier, distill, grayvgg, insertion, loop
+from reprolib.training import colornet, colour_classifier, distill, grayvgg, insertion, loop, photo_colornet
 
 TRAINERS = {
     "grayvgg": (grayvgg.train, dict(steps=5, batch_size=2, seed=3, size=32, widths=(4, 4, 8, 8, 8),
@@ -18,6 +18,8 @@ TRAINERS = {
     "colornet": (colornet.train, dict(steps=6, mode="full", pool=2, batch_size=4, seed=3, size=32, eval_n=0)),
     "insertion": (insertion.train, dict(steps=4, batch_size=4, width=4, seed=1, eval_n=8, classifier_steps=5)),
     "colour_classifier": (colour_classifier.train, dict(steps=5, batch_size=2, size=32, width=4, heldout_n=4)),
+    "photo_colornet": (photo_colornet.train, dict(steps=4, batch_size=2, size=32, crop=48, pairs_per_image=1,
+                                                 features="small", eval_n=0, branches=("chrominance", "real"))),
     "distill": (distill.train, dict(steps=5, batch_size=4, size=48, views=12, widths=(4, 8, 8, 8, 8), teacher="small")),
 }
 

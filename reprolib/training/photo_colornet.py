@@ -1,0 +1,272 @@
+"""Training the colorization sub-net on photographs, for one feature extractor (``train colornet --images``).
+
+DEC's chrominance branch is self-supervised: its reference is the target's own colours, so any colour
+photo is training data. Pairs are two views of one photo (``world.photo_views.random_views``: crops at
+scales 0.8-1.2, mirrored or not), matched once by the photo route of the similarity sub-net (exact NN on the
+``PHOTO_FIELD`` hypercolumn with mirrored candidates, with the gray-VGG ``features``) and kept in memory:
+sims (uint8), T_L, T_ab, R'_ab and T'_ab = T_ab(phi_R->T(phi_T->R(p))) (float16). Each step draws a batch
+from that cache, each pair augmented alike on all its maps (a random ``size`` crop, a flip, and with
+probability ``hue`` one rotation of a*b* for T_ab, R'_ab and T'_ab: matching reads L only, so a hue rotation
+is a new photo for free), and trains one branch, cycling through ``branches``:
+
+    chrominance: [sims, T_L, T'_ab] -> smooth-L1(P_ab, T_ab)                          (DEC's first branch)
+    real:        [sims, T_L, R'_ab] -> smooth-L1(P_ab, T_ab)  (the other view carries the target's own colours)
+    perceptual:  [sims, T_L, R'_ab] -> alpha ||F_l(rgb(T_L, P_ab)) - F_l(rgb(T_L, T_ab))||^2, F the COLOUR
+                 VGG-16 (``GrayVGG.forward_rgb``), l = relu5_1, alpha = 0.005 (DEC's second branch)
+
+Where we deviate: "real" is possible only because a view of the same photo has a ground truth (DEC's
+second branch has none, hence its perceptual loss); both exist here (``branches``).
+The loop (:mod:`.loop`) makes it resumable and data-parallel: under torchrun every rank trains on its slice
+of every batch (gloo on CPUs, nccl with ``device="cuda"``).
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+
+from ..colorization import matching
+from ..colorization.colornet import ColorNet, checkpoint_dict, colornet_input, predict_ab
+from ..colorization.extractors import load_extractor
+from ..colorization.features import GrayVGG
+from ..colorization.smoothing import smooth_ab
+from ..core import color
+from ..world.photo_views import CROP, HELDOUT_PHOTOS, image_folder, other_view_pairs, random_views, train_photos
+from . import loop
+
+BRANCHES = ("chrominance", "real", "perceptual")
+CACHE_KEYS = ("sims", "T_L", "T_ab", "R_ab_w", "T_ab_w")
+
+
+@dataclass
+class Config:
+    steps: int = 1200
+    batch_size: int = 8
+    size: int = 128  # training crop of the cached maps
+    crop: int = CROP  # the views' side (the protocol's 192)
+    width: float = 0.125
+    lr: float = 1e-3
+    branches: tuple[str, ...] = ("chrominance", "real")
+    hue: float = 0.5
+    alpha: float = 0.005
+    perceptual_layer: str = "relu5_1"
+    features: str = "vgg16"  # an extractors.load_extractor choice: whose similarity maps the net learns
+    images: str = "shipped"  # an image folder, or "shipped": the shipped training photos (never the held-out ones)
+    pairs_per_image: int = 48
+    cached: bool = True  # match every pair once and keep it in memory (False: fresh pairs every step)
+    seed: int = 0
+    eval_n: int = 4  # held-out "other view" pairs per held-out photo for the final metrics (0: skip)
+    device: str = "cpu"
+
+    def check(self) -> Config:
+        self.branches = tuple(self.branches)
+        unknown = [b for b in self.branches if b not in BRANCHES]
+        if unknown or not self.branches:
+            raise ValueError(f"branches must be some of {', '.join(BRANCHES)}, got {self.branches}")
+        if self.steps < 1 or self.batch_size < 1 or self.pairs_per_image < 1 or not 16 <= self.size <= self.crop:
+            raise ValueError(f"steps, batch_size and pairs_per_image must be >= 1 and size in 16..crop, got "
+                             f"{self.steps}, {self.batch_size}, {self.pairs_per_image}, {self.size}")
+        if self.device not in ("cpu", "cuda"):
+            raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
+        return self
+
+
+@torch.no_grad()
+def match_pairs(model: GrayVGG, T_lab: torch.Tensor, R_lab: torch.Tensor, chunk: int = 8) -> dict:
+    """The cached maps of pairs (N, 3, c, c): sims as uint8 (255 clamp(s, 0, 1)), T_L, T_ab, R'_ab and T'_ab."""
+    out = {k: [] for k in CACHE_KEYS}
+    for i in range(0, len(T_lab), chunk):
+        T, R = T_lab[i:i + chunk], R_lab[i:i + chunk]
+        m = matching.match(model, T[:, :1], R[:, :1], R[:, 1:], field_layer=matching.PHOTO_FIELD, mirror=True)
+        round_trip = matching.warp(m.phi_RT, m.phi_TR)  # phi_R->T(phi_T->R(p))
+        out["sims"].append((m.sims.clamp(0, 1) * 255).round().to(torch.uint8))
+        out["T_L"].append(T[:, :1].half())
+        out["T_ab"].append(T[:, 1:].half())
+        out["R_ab_w"].append(m.R_ab_warped.half())
+        out["T_ab_w"].append(matching.warp(T[:, 1:], round_trip).half())
+    return {k: torch.cat(v) for k, v in out.items()}
+
+
+def _rotate(ab: torch.Tensor, c: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    return torch.cat((c * ab[:, :1] - s * ab[:, 1:], s * ab[:, :1] + c * ab[:, 1:]), dim=1)
+
+
+def sample(cache: dict, n: int, size: int, hue: float, g: torch.Generator) -> dict:
+    """``n`` augmented pairs from the cache (module docstring), sims back to cosines, all float32."""
+    H = cache["sims"].shape[-1]
+    idx = torch.randint(0, cache["sims"].shape[0], (n,), generator=g)
+    parts = {k: [] for k in CACHE_KEYS}
+    for i in idx.tolist():
+        y, x = torch.randint(0, H - size + 1, (2,), generator=g).tolist()
+        flip = bool(torch.rand((), generator=g) < 0.5)
+        for k in CACHE_KEYS:
+            v = cache[k][i, :, y:y + size, x:x + size].float()
+            parts[k].append(v.flip(-1) if flip else v)
+    b = {k: torch.stack(v) for k, v in parts.items()}
+    b["sims"] = b["sims"] / 255.0
+    turn = torch.rand(n, 1, 1, 1, generator=g) < hue
+    angle = torch.where(turn, torch.rand(n, 1, 1, 1, generator=g) * 2 * math.pi - math.pi, torch.zeros(n, 1, 1, 1))
+    rows = turn.flatten().nonzero().flatten()
+    if len(rows):  # the same rotation for the three ab maps of a pair, then one gamut fit (chroma cut, L* kept)
+        keys = ("T_ab", "R_ab_w", "T_ab_w")
+        c, s = angle[rows].cos(), angle[rows].sin()
+        lab = torch.cat((b["T_L"][rows].repeat(3, 1, 1, 1), torch.cat([_rotate(b[k][rows], c, s) for k in keys])), 1)
+        for k, ab in zip(keys, color.fit_to_gamut(lab, iters=6)[:, 1:].chunk(3)):
+            b[k][rows] = ab
+    return b
+
+
+@dataclass
+class Parts:
+    net: ColorNet
+    model: torch.nn.Module
+    opt: torch.optim.Optimizer
+    cache: dict
+    features: GrayVGG
+    colour_vgg: GrayVGG | None
+    g: torch.Generator
+    rank: int = 0
+    world: int = 1
+    extra: dict = field(default_factory=dict)
+
+    def stateful(self) -> dict:
+        return {"model": self.net, "optimizer": self.opt, "sampler": loop.GeneratorState(self.g)}
+
+
+def sources(images: str) -> list:
+    """The training images: the shipped photos but the held-out ones, or every image of a folder."""
+    return train_photos() if images == "shipped" else image_folder(images)
+
+
+def matched_views(model: GrayVGG, source, n: int, g: torch.Generator, crop: int = CROP) -> dict:
+    """``n`` pairs of two views of one image, matched (the hue turns at training time, on the maps)."""
+    pairs = random_views(source, n, g, crop=crop, short=max(crop * 4 // 3, crop + 32), hue=False)
+    return match_pairs(model, pairs.T_lab, pairs.R_lab)
+
+
+def build_cache(cfg: Config, model: GrayVGG) -> dict:
+    """``pairs_per_image`` pairs of every training image, matched once (deterministic from the seed)."""
+    g = torch.Generator().manual_seed(cfg.seed)
+    parts = [matched_views(model, source, cfg.pairs_per_image, g, cfg.crop) for source in sources(cfg.images)]
+    return {k: torch.cat([p[k] for p in parts]) for k in CACHE_KEYS}
+
+
+def build(cfg: Config) -> Parts:
+    rank, world, _ = loop.distributed("nccl" if cfg.device == "cuda" else "gloo")
+    if cfg.batch_size % world:
+        raise ValueError(f"batch_size {cfg.batch_size} must be divisible by the number of processes {world}")
+    device = torch.device(cfg.device if cfg.device == "cpu" else f"cuda:{rank % max(1, torch.cuda.device_count())}")
+    extractor = load_extractor(cfg.features)
+    cache = build_cache(cfg, extractor) if cfg.cached else {}
+    colour_vgg = None
+    if "perceptual" in cfg.branches:
+        colour_vgg = load_extractor("vgg16").to(device)
+        for p in colour_vgg.parameters():
+            p.requires_grad_(False)
+    torch.manual_seed(cfg.seed)
+    net = ColorNet(13, cfg.width, residual=True).to(device).train()
+    model = torch.nn.parallel.DistributedDataParallel(net) if world > 1 else net
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    sampler = torch.Generator().manual_seed(cfg.seed + 1)
+    return Parts(net, model, opt, cache, extractor, colour_vgg, sampler, rank, world)
+
+
+def perceptual_loss(vgg: GrayVGG, layer: str, alpha: float, T_L, P_ab, T_ab) -> torch.Tensor:
+    """alpha mean_{c,h,w} (F_l(rgb(T_L, P_ab)) - F_l(rgb(T_L, T_ab)))^2, averaged over the batch."""
+    with torch.no_grad():
+        target = vgg.forward_rgb(color.lab_to_rgb(torch.cat((T_L, T_ab), 1)), layer)[layer]
+    return alpha * (vgg.forward_rgb(color.lab_to_rgb(torch.cat((T_L, P_ab), 1)), layer)[layer] - target).square().mean()
+
+
+def step(cfg: Config, parts: Parts, i: int) -> dict:
+    """One Adam step of the branch of step ``i`` on this rank's slice of a cached, augmented batch."""
+    branch = cfg.branches[i % len(cfg.branches)]
+    if parts.cache:
+        b = sample(parts.cache, cfg.batch_size, cfg.size, cfg.hue, parts.g)
+    else:  # fresh pairs of one image, matched now (the way to scale out to a large image folder)
+        images = sources(cfg.images)
+        source = images[int(torch.randint(len(images), (), generator=parts.g))]
+        b = sample(matched_views(parts.features, source, cfg.batch_size, parts.g, cfg.crop), cfg.batch_size,
+                   cfg.size, cfg.hue, parts.g)
+    share = slice(parts.rank * cfg.batch_size // parts.world, (parts.rank + 1) * cfg.batch_size // parts.world)
+    device = next(parts.net.parameters()).device
+    b = {k: v[share].to(device) for k, v in b.items()}
+    x = colornet_input(b["T_L"], b["T_ab_w"] if branch == "chrominance" else b["R_ab_w"], b["sims"])
+    loop.set_lr(parts.opt, loop.warmup_cosine_lr(i, cfg.steps, cfg.lr, min(100, max(1, cfg.steps // 10))))
+    P_ab = parts.model(x)
+    if branch == "perceptual":
+        loss = perceptual_loss(parts.colour_vgg, cfg.perceptual_layer, cfg.alpha, b["T_L"], P_ab, b["T_ab"])
+    else:
+        loss = F.smooth_l1_loss(P_ab, b["T_ab"])
+    parts.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    value = loss.detach()
+    if parts.world > 1:
+        dist.all_reduce(value)
+        value /= parts.world
+    parts.opt.step()
+    return {"branch": branch, "loss": value.item()}
+
+
+@torch.no_grad()
+def evaluate(net: ColorNet | None, extractor: GrayVGG, n_per: int = 4, smoothing: str = "none") -> float:
+    """Mean CIEDE2000 of (T_L, P_ab) against the photo's own colours on the held-out "other view" pairs
+    (``net=None``: R'_ab alone), with the photo route of matching."""
+    pairs = other_view_pairs(HELDOUT_PHOTOS, n_per)
+    total = 0.0
+    for i in range(len(pairs)):
+        T, R = pairs.T_lab[i:i + 1], pairs.R_lab[i:i + 1]
+        m = matching.match(extractor, T[:, :1], R[:, :1], R[:, 1:], field_layer=matching.PHOTO_FIELD, mirror=True)
+        ab = m.R_ab_warped if net is None else predict_ab(net, colornet_input(T[:, :1], m.R_ab_warped, m.sims))
+        ab = smooth_ab(ab, T[:, :1], smoothing)
+        total += color.delta_e2000(torch.cat((T[:, :1], ab.to(T)), 1), T).mean().item()
+    return total / len(pairs)
+
+
+def finish(cfg: Config, parts: Parts, history: list, rank: int) -> tuple[dict | None, dict]:
+    if rank > 0:
+        dist.barrier()
+        return None, {"rank": rank}
+    net = parts.net.cpu().eval()
+    losses = {}
+    for branch in cfg.branches:
+        tail = [h["loss"] for h in history if h["branch"] == branch][-50:]
+        losses[f"train_loss_{branch}"] = round(sum(tail) / len(tail), 4)
+    pairs = parts.cache["sims"].shape[0] if parts.cache else cfg.steps * cfg.batch_size
+    metrics = {"steps": cfg.steps, "seed": cfg.seed, "pairs": pairs, "world_size": parts.world,
+               "parameters": sum(p.numel() for p in net.parameters()), "features": parts.features.extractor, **losses}
+    if cfg.eval_n:
+        metrics["heldout_delta_e2000"] = round(evaluate(net, parts.features, cfg.eval_n), 4)
+        metrics["heldout_delta_e2000_warped_reference"] = round(evaluate(None, parts.features, cfg.eval_n), 4)
+        metrics["heldout_pairs"] = f"other_view_pairs(HELDOUT_PHOTOS, {cfg.eval_n})"
+    return checkpoint_dict(net, **metrics, mode="photos", width=cfg.width, residual=True), metrics
+
+
+def data(cfg: Config) -> str:
+    where = cfg.images if cfg.images != "shipped" else "the shipped training photos (photo_views.train_photos())"
+    return (f"{cfg.pairs_per_image} pairs of two views per image of {where}, matched once with "
+            f"{cfg.features} (PHOTO_FIELD, mirrored candidates); crops {cfg.size}, flips, hue turns p {cfg.hue}")
+
+
+TRAINER = loop.Trainer("photo_colornet", build, step, finish, data)
+
+
+def train(out: str | os.PathLike, *, resume: bool = True, progress: bool = True, checkpoint_every: int = 100,
+          command: str | None = None, **settings) -> dict:
+    """Train a ColorNet on photo pairs with ``Config(**settings)``; write ``out`` and its provenance."""
+    cfg = Config(**settings).check()
+    rank, world, joined = loop.distributed("nccl" if cfg.device == "cuda" else "gloo")
+    try:
+        extractor = load_extractor(cfg.features).extractor
+        metrics = loop.fit(TRAINER, cfg, out, command=command, resume=resume, progress=progress,
+                           checkpoint_every=checkpoint_every, rank=rank, features=extractor)
+        if world > 1 and rank == 0:
+            dist.barrier()
+    finally:
+        if joined:
+            dist.destroy_process_group()
+    return metrics
