@@ -13,8 +13,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .colorization.colorize import DEFAULT_FEATURES
 from .colorization.extractors import GrayVGGWeights
 from .colorization.matching import METHODS
+from .colorization.smoothing import DEFAULT_FILTER, FILTERS
 from .training.colornet import MODES as COLORNET_MODES
 from .training.insertion import PAIR_MODES
 
@@ -135,7 +137,7 @@ def _colorize(args: argparse.Namespace) -> int:
     intermediates = _intermediates_dir(args.save_intermediates, args.force) if args.save_intermediates else None
     target, reference = load_image(args.target), load_image(args.reference)
     result = colorize(target, reference, features=args.features, size=args.size, method=args.method,
-                      allow_mismatch=args.allow_feature_mismatch)
+                      smoothing=args.smoothing, allow_mismatch=args.allow_feature_mismatch)
     save_image(result.rgb, out, force=args.force)
     print(f"wrote {out} ({result.rgb.shape[2]} x {result.rgb.shape[1]}) in {result.seconds:.2f} s "
           f"(matching: {args.method}, gray-VGG: {result.features})")
@@ -227,10 +229,13 @@ def build_parser() -> argparse.ArgumentParser:
     col.add_argument("--output", required=True, help="result file (.png, .jpg); never overwritten without --force")
     col.add_argument("--size", type=int, default=256,
                      help="short side for matching and the network (default: %(default)s)")
-    col.add_argument("--features", default="small",
-                     help="gray-VGG: small (shipped; the shipped ColorNet was trained on its maps), auto, vgg16, "
-                          "vgg19, torchvision, or a weights file with $REPROLIB_VGG_CONVENTION (default: %(default)s)")
+    col.add_argument("--features", default=DEFAULT_FEATURES,
+                     help="gray-VGG: photo (shipped, distilled from VGG-16 on photos), small (shipped, synthetic "
+                          "world), auto, vgg16, vgg19, torchvision, or a weights file with $REPROLIB_VGG_CONVENTION; "
+                          "each has its own ColorNet (default: %(default)s)")
     col.add_argument("--method", choices=METHODS, default="exact", help="correspondences (default: %(default)s)")
+    col.add_argument("--smoothing", choices=FILTERS, default=DEFAULT_FILTER,
+                     help="edge-aware smoothing of a*b* along the target's luminance (default: %(default)s)")
     col.add_argument("--allow-feature-mismatch", action="store_true",
                      help="run a ColorNet on the maps of a gray-VGG it was not trained on (with a warning)")
     col.add_argument("--save-intermediates", metavar="DIR",

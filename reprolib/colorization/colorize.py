@@ -4,10 +4,11 @@
           ->  R'_ab, sim_T->R, sim_T<->R  (similarity sub-net)  ->  P_ab = ColorNet(sims, T_L, R'_ab)
           ->  P_lab = (T_L, P_ab)  ->  sRGB
 
-Matching and the network run at a working size (short side ``size``, 256 as in DEC's demos); P_ab is
-upsampled bilinearly to the target's own size and joined with the target's own full-resolution L, so the
-result keeps the target's size and luminance (a colour target is used through its L only); colours outside
-the sRGB gamut lose chroma, not lightness (:func:`reprolib.core.color.fit_to_gamut`).
+Matching and the network run at a working size (short side ``size``, 256 as in DEC's demos), matching by
+the photo route (the ``PHOTO_FIELD`` hypercolumn with mirrored candidates), then P_ab is smoothed along the
+edges of T_L (:mod:`.smoothing`), upsampled bilinearly to the target's own size and joined with the target's
+own full-resolution L, so the result keeps the target's size and luminance (a colour target is used through
+its L only); colours outside the sRGB gamut lose chroma, not lightness (:func:`reprolib.core.color.fit_to_gamut`).
 """
 from __future__ import annotations
 
@@ -25,7 +26,10 @@ from ..core.photos import resize_short_side
 from .colornet import ColorNet, ColorNetWeights, check_pairing, colornet_input, load_colornet, predict_ab
 from .extractors import load_extractor
 from .features import GrayVGG
-from .matching import METHODS, match
+from .matching import FIELD_LAYER, METHODS, PHOTO_FIELD, Matched, match
+from .smoothing import DEFAULT_FILTER, FILTERS, smooth_ab
+
+DEFAULT_FEATURES = "small"  # the offline gray-VGG of colorize (the photo student once it is shipped)
 
 
 @dataclass
@@ -60,22 +64,40 @@ def colornet_for(extractor: str) -> ColorNet:
 
 
 @torch.no_grad()
-def colorize(target: Tensor, reference: Tensor, features: str | os.PathLike | GrayVGG = "small",
-             net: ColorNet | None = None, size: int = 256, method: str = "exact",
+def colorize_lab(model: GrayVGG, net: ColorNet | None, T_L: Tensor, R_lab: Tensor, method: str = "exact",
+                 field: str | tuple[str, ...] = PHOTO_FIELD, mirror: bool = True,
+                 smoothing: str = DEFAULT_FILTER) -> tuple[Tensor, Matched]:
+    """The pipeline at the working size: T_L (B, 1, h, w), R_lab (B, 3, h', w') -> P_ab (B, 2, h, w) and the
+    similarity sub-net's output. ``net=None`` gives R'_ab alone; ``smoothing`` (:mod:`.smoothing`) cleans the
+    result along T_L's edges. The photo route: ``field`` and ``mirror`` of ``matching.match`` (exact only)."""
+    exact = method == "exact"
+    m = match(model, T_L, R_lab[:, :1], R_lab[:, 1:], method=method, field_layer=field if exact else FIELD_LAYER,
+              mirror=mirror and exact)
+    P_ab = m.R_ab_warped if net is None else predict_ab(net, colornet_input(T_L, m.R_ab_warped, m.sims))
+    return smooth_ab(P_ab, T_L.to(P_ab), smoothing), m
+
+
+@torch.no_grad()
+def colorize(target: Tensor, reference: Tensor, features: str | os.PathLike | GrayVGG = DEFAULT_FEATURES,
+             net: ColorNet | None = None, size: int = 256, method: str = "exact", smoothing: str = DEFAULT_FILTER,
              allow_mismatch: bool = False) -> Colorization:
     """Colour the gray ``target`` (3, H, W) RGB in [0, 1] (only its L is used) from ``reference`` (3, H', W').
 
     Both are resized to a short side of ``size`` for matching (``method``: "exact", "patchmatch" or
-    "attention", see :func:`reprolib.colorization.matching.match`) with the gray-VGG ``features``
-    (:func:`reprolib.colorization.extractors.load_extractor`) and for the network (default: the shipped
-    ColorNet trained on that gray-VGG's maps; a net trained on another's is refused unless
-    ``allow_mismatch``); the returned ``rgb`` has the target's size and its exact L*.
+    "attention", see :func:`reprolib.colorization.matching.match`; "exact" takes the photo route, the
+    ``PHOTO_FIELD`` hypercolumn with mirrored candidates) with the gray-VGG ``features``
+    (:func:`reprolib.colorization.extractors.load_extractor`; default: the offline photo extractor) and for
+    the network (default: the shipped ColorNet trained on that gray-VGG's maps; a net trained on another's
+    is refused unless ``allow_mismatch``), then ``smoothing`` cleans P_ab along T_L's edges; the returned
+    ``rgb`` has the target's size and its exact L*.
     """
     target, reference = checks.rgb_image(target, "target"), checks.rgb_image(reference, "reference")
     if not checks.is_int(size) or not 16 <= size <= 2048:
         raise ValueError(f"size must be an int in 16..2048, got {size!r}")
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if smoothing not in FILTERS:
+        raise ValueError(f"smoothing must be one of {', '.join(FILTERS)}, got {smoothing!r}")
     model = load_extractor(features)
     if net is None:
         try:
@@ -89,9 +111,7 @@ def colorize(target: Tensor, reference: Tensor, features: str | os.PathLike | Gr
     T_L_full = rgb_to_lab(target)[:1]
     t_lab = rgb_to_lab(resize_short_side(target, size).clamp(0, 1))
     r_small = resize_short_side(reference, size).clamp(0, 1)
-    r_lab = rgb_to_lab(r_small)
-    m = match(model, t_lab[None, :1], r_lab[None, :1], r_lab[None, 1:], method=method)
-    P_ab = predict_ab(net, colornet_input(t_lab[None, :1], m.R_ab_warped, m.sims))
+    P_ab, m = colorize_lab(model, net, t_lab[None, :1], rgb_to_lab(r_small)[None], method, smoothing=smoothing)
     P_ab_full = F.interpolate(P_ab, size=tuple(target.shape[-2:]), mode="bilinear", align_corners=False)[0]
     rgb = lab_to_rgb(fit_to_gamut(torch.cat((T_L_full, P_ab_full)))).clamp(0, 1)  # L* kept, chroma cut to fit
     seconds = time.perf_counter() - start

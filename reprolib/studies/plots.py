@@ -307,3 +307,20 @@ def field_figure(phi_TR: Tensor, reference_rgb: Tensor) -> Figure:
     _show(axes[1], taken, "phi_T->R: the position each target pixel takes")
     _show(axes[2], warped.clamp(0, 1), "R(phi_T->R(p))")
     return fig
+
+
+def photo_gallery(items: Sequence[tuple[Tensor, Tensor, Tensor, Tensor]], titles: Sequence[str]) -> Figure:
+    """One pair per row, (T_lab, R_lab, R'_ab, P_ab) each batch-of-one Lab / ab: the target as the network
+    sees it (T_L), the reference, T_L with R'_ab (matching alone), the result and the target's true colours."""
+    n = len(items)
+    fig, axes = plt.subplots(n, 5, figsize=(10.5, 2.2 * n), constrained_layout=True, squeeze=False)
+    heads = ("target T_L", "reference R", "T_L + R'_ab", "result", "truth (the photo)")
+    for i, ((T, R, R_ab_warped, P_ab), title) in enumerate(zip(items, titles)):
+        T_L = T[0, :1]
+        images = (T_L[0] / 100, lab_to_rgb(R[0]), lab_to_rgb(torch.cat((T_L, R_ab_warped[0].to(T_L)))),
+                  lab_to_rgb(torch.cat((T_L, P_ab[0].to(T_L)))), lab_to_rgb(T[0]))
+        for j, (img, head) in enumerate(zip(images, heads)):
+            kwargs = dict(cmap="gray", vmin=0, vmax=1) if img.dim() == 2 else {}
+            _show(axes[i, j], img.clamp(0, 1), head if i == 0 else "", **kwargs)
+        axes[i, 0].set_ylabel(title, fontsize=7)
+    return fig

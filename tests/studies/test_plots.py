@@ -50,6 +50,7 @@ def calls(tiny):
         "picker_panel_figure": ({"target": rgb, "similarity": rgb[:1]}, "title"),
         "similarity_figure": (m.sims[0], LAYERS),
         "field_figure": (m.phi_TR[0], reference.rgb[0]),
+        "photo_gallery": ([(target.lab[:1], reference.lab[:1], m.R_ab_warped[:1], m.R_ab_warped[:1])], ["pair"]),
     }
 
 

@@ -1,0 +1,185 @@
+"""Study: exemplar colorization of real photographs, measured with ground truth (notebook 05).
+
+Protocol "same scene, other view" (:func:`reprolib.world.photo_views.other_view_pairs`) on the held-out
+photos only (no shipped photo model trained on them): the target is the gray of a crop, the reference
+another, mirrored and rescaled crop of the same photo, the ground truth the photo's own colours.
+
+Rows, for each feature extractor (the offline photo default and, when this machine has it, ImageNet
+VGG-16): gray (a* = b* = 0), Welsh et al. 2002, R'_ab alone, R'_ab smoothed along T_L, the synthetic-trained
+ColorNet (run on maps it was not trained on: forced, as a baseline), the photo-trained ColorNet, and the
+photo ColorNet smoothed (the ``colorize`` pipeline). Metrics: CIEDE2000 and PSNR against the truth,
+colourfulness (and the truth's), seconds per pair. Cross-photo pairs (another held-out photo as the
+reference): no ground truth for "as the reference says", so the target's own colours stand in for
+"plausible", to compare retrieval's first choice with a reference drawn at random.
+"""
+from __future__ import annotations
+
+import time
+import warnings
+
+import torch
+
+from ..colorization.colorize import colorize_lab
+from ..colorization.colornet import ColorNetWeights, load_colornet
+from ..colorization.extractors import load_extractor
+from ..colorization.retrieval import recommend
+from ..colorization.welsh import welsh
+from ..core import color
+from ..core.files import OutputDir
+from ..world.photo_views import HELDOUT_PHOTOS, other_view_pairs, photo_lab
+from . import plots
+from .image_metrics import colorfulness, mean_delta_e2000, psnr
+from .report import Step, table
+
+ROWS = ("gray", "welsh", "warped_reference", "warped_reference_smoothed", "synthetic_colornet", "photo_colornet",
+        "photo_colornet_smoothed")
+EXTRACTORS = {"offline": "small", "vgg16": "vgg16"}  # the study's names -> extractors.load_extractor choices
+
+
+def photo_colornet_for(extractor: str):
+    """The shipped photo-trained ColorNet of a gray-VGG, or None."""
+    for entry in ColorNetWeights:
+        photo = entry.value.name.startswith("colornet_photo")
+        if photo and entry.features == extractor and entry.status() != "missing":
+            return load_colornet(entry)
+    return None
+
+
+def scores(T_lab: torch.Tensor, P_ab: torch.Tensor) -> dict:
+    """CIEDE2000 and PSNR of (T_L, P_ab) against the truth, and colourfulness of both, per image (B,)."""
+    P_lab = torch.cat((T_lab[:, :1], P_ab.to(T_lab)), 1)
+    rgb, truth = color.lab_to_rgb(P_lab).clamp(0, 1), color.lab_to_rgb(T_lab).clamp(0, 1)
+    return {"delta_e2000": mean_delta_e2000(P_lab, T_lab), "psnr": psnr(rgb, truth), "colorfulness": colorfulness(rgb)}
+
+
+def _net_rows(model, T, R, nets: dict) -> dict[str, tuple[torch.Tensor, float]]:
+    rows = {}
+    for name, (net, smoothing) in nets.items():
+        t0 = time.perf_counter()
+        P_ab, _ = colorize_lab(model, net, T[:, :1], R, smoothing=smoothing)
+        rows[name] = (P_ab, time.perf_counter() - t0)
+    return rows
+
+
+@torch.no_grad()
+def evaluate_extractor(choice: str, n_per: int = 4) -> dict:
+    """Every row of the module docstring for one extractor, on the held-out "other view" pairs."""
+    model = load_extractor(choice)
+    pairs = other_view_pairs(HELDOUT_PHOTOS, n_per)
+    photo_net = photo_colornet_for(model.extractor)
+    nets = {"warped_reference": (None, "none"), "warped_reference_smoothed": (None, "median_guided")}
+    nets["synthetic_colornet"] = (load_colornet(ColorNetWeights.FULL), "none")
+    if photo_net is not None:
+        nets.update(photo_colornet=(photo_net, "none"), photo_colornet_smoothed=(photo_net, "median_guided"))
+    sums: dict[str, dict[str, float]] = {}
+    for i in range(len(pairs)):
+        T, R = pairs.T_lab[i:i + 1], pairs.R_lab[i:i + 1]
+        t0 = time.perf_counter()
+        rows = {"gray": (torch.zeros_like(T[:, 1:]), 0.0), "welsh": (welsh(T[:, :1], R, seed=i), 0.0)}
+        rows["welsh"] = (rows["welsh"][0], time.perf_counter() - t0)
+        with warnings.catch_warnings():  # the synthetic net on another extractor's maps: a forced baseline
+            warnings.simplefilter("ignore")
+            rows.update(_net_rows(model, T, R, nets))
+        for name, (P_ab, seconds) in rows.items():
+            row = sums.setdefault(name, {"delta_e2000": 0.0, "psnr": 0.0, "colorfulness": 0.0, "seconds": 0.0})
+            for k, v in scores(T, P_ab).items():
+                row[k] += v.sum().item() / len(pairs)
+            row["seconds"] += seconds / len(pairs)
+    truth = colorfulness(color.lab_to_rgb(pairs.T_lab).clamp(0, 1)).mean().item()
+    return {"extractor": model.extractor, "source": model.source, "n_pairs": len(pairs), "truth_colorfulness": truth,
+            "rows": {name: sums[name] for name in ROWS if name in sums},
+            "missing_rows": [name for name in ROWS if name not in sums]}
+
+
+@torch.no_grad()
+def retrieval_versus_random(choice: str, size: int = 192) -> dict:
+    """Each held-out photo coloured from the other held-out photos: CIEDE2000 to its own colours with
+    retrieval's first choice, and averaged over all candidates (a reference drawn at random)."""
+    model = load_extractor(choice)
+    net = photo_colornet_for(model.extractor)
+    labs = {name: photo_lab(name, size) for name in HELDOUT_PHOTOS}
+    first, random = [], []
+    for name, T in labs.items():
+        others = [n for n in HELDOUT_PHOTOS if n != name]
+        ranked = recommend(model, T[None, :1], [labs[n][None, :1] for n in others])
+        errors = {}
+        for n in others:
+            P_ab, _ = colorize_lab(model, net, T[None, :1], labs[n][None])
+            errors[n] = mean_delta_e2000(torch.cat((T[None, :1], P_ab), 1), T[None]).item()
+        first.append(errors[others[ranked[0][0]]])
+        random.append(sum(errors.values()) / len(errors))
+    return {"retrieval_first_choice": sum(first) / len(first), "random_reference": sum(random) / len(random),
+            "targets": len(first), "candidates_per_target": len(HELDOUT_PHOTOS) - 1,
+            "measure": "mean CIEDE2000 to the target's own colours (a stand-in for plausible)"}
+
+
+def available() -> dict[str, str]:
+    """The study's extractors that this machine has (VGG-16 from torchvision's cache or $REPROLIB_VGG_WEIGHTS)."""
+    out = {}
+    for name, choice in EXTRACTORS.items():
+        try:
+            load_extractor(choice)
+        except (FileNotFoundError, ValueError):
+            continue
+        out[name] = choice
+    return out
+
+
+def run(out: OutputDir, quick: bool, step: Step) -> tuple[dict, str]:
+    """The photo study (module docstring): results.json["photos"] and its section of REPORT.md."""
+    n_per = 2 if quick else 4
+    results: dict = {"protocol": f"other_view_pairs(HELDOUT_PHOTOS, {n_per}): the held-out photos only",
+                     "heldout_photos": list(HELDOUT_PHOTOS), "extractors": {}}
+    for name, choice in available().items():
+        step(f"photos: every row with the {name} extractor")
+        results["extractors"][name] = evaluate_extractor(choice, n_per)
+    step("photos: retrieval's first choice against a random reference")
+    results["cross_photo"] = retrieval_versus_random("small")
+    results["missing_extractors"] = [name for name in EXTRACTORS if name not in results["extractors"]]
+    step("photos: figures")
+    out.save_figure("figures/photo_gallery.png", plots.photo_gallery(*gallery("small")))
+    lines = []
+    for name, res in results["extractors"].items():
+        rows = [(row, f"{r['delta_e2000']:.2f}", f"{r['psnr']:.2f}", f"{r['colorfulness']:.1f}", f"{r['seconds']:.2f}")
+                for row, r in res["rows"].items()]
+        lines.append(f"**{name}** ({res['source']}; truth colourfulness {res['truth_colorfulness']:.1f}):\n\n"
+                     + table(("row", "CIEDE2000", "PSNR (dB)", "colourfulness", "s / pair"), rows))
+    cross = results["cross_photo"]
+    md = f"""## Photographs: "same scene, other view" on the held-out photos (notebook 05)
+
+{results['extractors'] and next(iter(results['extractors'].values()))['n_pairs']} pairs of {len(HELDOUT_PHOTOS)} \
+held-out photos (192 x 192; no shipped photo model trained on them). Extractors missing here: \
+{', '.join(results['missing_extractors']) or 'none'}.
+
+{chr(10).join(lines)}
+
+Cross-photo references (no ground truth; the target's own colours as a stand-in): CIEDE2000
+{cross['retrieval_first_choice']:.2f} with retrieval's first choice, {cross['random_reference']:.2f} with a random
+other held-out photo.
+
+![gallery](figures/photo_gallery.png)
+"""
+    return results, md
+
+
+@torch.no_grad()
+def gallery(choice: str, n: int = 6) -> tuple[list, list[str]]:
+    """Six held-out pairs (target, reference, R'_ab, result, truth): three "other view" pairs and three
+    cross-photo pairs with retrieval's first choice, coloured by the pipeline with ``choice``."""
+    model = load_extractor(choice)
+    net = photo_colornet_for(model.extractor)
+    pairs = other_view_pairs(HELDOUT_PHOTOS[::2], 1)
+    items, titles = [], []
+    for i in range(len(pairs)):
+        T, R = pairs.T_lab[i:i + 1], pairs.R_lab[i:i + 1]
+        P_ab, m = colorize_lab(model, net, T[:, :1], R)
+        items.append((T, R, m.R_ab_warped, P_ab))
+        titles.append(f"{pairs.names[i]}, other view")
+    labs = {name: photo_lab(name, 192) for name in HELDOUT_PHOTOS}
+    for name in HELDOUT_PHOTOS[1::2][: n - len(items)]:
+        others = [o for o in HELDOUT_PHOTOS if o != name]
+        best = others[recommend(model, labs[name][None, :1], [labs[o][None, :1] for o in others])[0][0]]
+        P_ab, m = colorize_lab(model, net, labs[name][None, :1], labs[best][None])
+        items.append((labs[name][None], labs[best][None], m.R_ab_warped, P_ab))
+        titles.append(f"{name} from {best}")
+    return items, titles
