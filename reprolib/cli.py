@@ -40,7 +40,8 @@ def _new_output(path: str | Path, force: bool, note: str = "") -> Path:
 def _reproduce(args: argparse.Namespace) -> int:
     from .reproduce import reproduce
 
-    results = reproduce(args.out, quick=args.quick, progress=not args.no_progress)
+    only = [name.strip() for name in args.only.split(",")] if args.only else None
+    results = reproduce(args.out, quick=args.quick, progress=not args.no_progress, only=only)
     print(f"wrote {args.out}/results.json and {args.out}/REPORT.md in {results['meta']['seconds']} s")
     return 0
 
@@ -248,6 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--quick", action="store_true", help="smaller runs (a few minutes at most)")
     rep.add_argument("--out", default="results", help="output folder (default: results); nothing is written outside it")
     rep.add_argument("--no-progress", action="store_true", help="no progress bar")
+    rep.add_argument("--only", metavar="NAMES",
+                     help="comma-separated experiments to run (lab, features, matching, colorization, insertion, "
+                          "photos); default: all")
     rep.set_defaults(run=_reproduce)
 
     mod = commands.add_parser("models", help="list every model that can be loaded here (shipped, cached, missing)")

@@ -1,6 +1,8 @@
 """``reproduce``: the registry of studies and the files it writes."""
 import json
 
+import pytest
+
 from reprolib import reproduce as rep
 
 
@@ -22,4 +24,19 @@ def test_reproduce_writes_results_and_report(tmp_path, monkeypatch):
 
 
 def test_every_experiment_is_registered():
-    assert list(rep.EXPERIMENTS) == ["lab", "features", "matching", "colorization", "insertion"]
+    assert list(rep.EXPERIMENTS) == ["lab", "features", "matching", "colorization", "insertion", "photos"]
+
+
+def test_only_runs_the_named_experiments(tmp_path, monkeypatch):
+    ran = []
+    monkeypatch.setattr(rep, "EXPERIMENTS", {name: lambda out, quick, step, name=name: (ran.append(name) or {}, "")
+                                             for name in ("a", "b")})
+    results = rep.reproduce(tmp_path / "out", progress=False, only=["b"])
+    assert ran == ["b"] and set(results) == {"b", "meta"} and results["meta"]["experiments"] == ["b"]
+    assert "--only b" in (tmp_path / "out" / "REPORT.md").read_text()
+
+
+def test_only_names_an_unknown_experiment(tmp_path):
+    with pytest.raises(ValueError, match="unknown experiment photo; known: lab, features"):
+        rep.reproduce(tmp_path / "out", progress=False, only=["photo"])
+    assert not (tmp_path / "out").exists()

@@ -63,18 +63,28 @@ def colornet_for(extractor: str) -> ColorNet:
                      f"{ColorNetWeights.FULL.value.name} anyway")
 
 
+def photo_match(model: GrayVGG, T_L: Tensor, R_lab: Tensor, method: str = "exact",
+                field: str | tuple[str, ...] = PHOTO_FIELD, mirror: bool = True) -> Matched:
+    """The similarity sub-net on T_L (B, 1, h, w) and R_lab (B, 3, h', w'), by the photo route when ``method``
+    is "exact" (``field`` and ``mirror`` of :func:`reprolib.colorization.matching.match`)."""
+    exact = method == "exact"
+    return match(model, T_L, R_lab[:, :1], R_lab[:, 1:], method=method, field_layer=field if exact else FIELD_LAYER,
+                 mirror=mirror and exact)
+
+
+def colorize_matched(net: ColorNet | None, T_L: Tensor, m: Matched, smoothing: str = DEFAULT_FILTER) -> Tensor:
+    """P_ab = ColorNet(sims, T_L, R'_ab) (``net=None``: R'_ab alone), smoothed along T_L's edges (:mod:`.smoothing`)."""
+    P_ab = m.R_ab_warped if net is None else predict_ab(net, colornet_input(T_L, m.R_ab_warped, m.sims))
+    return smooth_ab(P_ab, T_L.to(P_ab), smoothing)
+
+
 @torch.no_grad()
 def colorize_lab(model: GrayVGG, net: ColorNet | None, T_L: Tensor, R_lab: Tensor, method: str = "exact",
-                 field: str | tuple[str, ...] = PHOTO_FIELD, mirror: bool = True,
                  smoothing: str = DEFAULT_FILTER) -> tuple[Tensor, Matched]:
     """The pipeline at the working size: T_L (B, 1, h, w), R_lab (B, 3, h', w') -> P_ab (B, 2, h, w) and the
-    similarity sub-net's output. ``net=None`` gives R'_ab alone; ``smoothing`` (:mod:`.smoothing`) cleans the
-    result along T_L's edges. The photo route: ``field`` and ``mirror`` of ``matching.match`` (exact only)."""
-    exact = method == "exact"
-    m = match(model, T_L, R_lab[:, :1], R_lab[:, 1:], method=method, field_layer=field if exact else FIELD_LAYER,
-              mirror=mirror and exact)
-    P_ab = m.R_ab_warped if net is None else predict_ab(net, colornet_input(T_L, m.R_ab_warped, m.sims))
-    return smooth_ab(P_ab, T_L.to(P_ab), smoothing), m
+    similarity sub-net's output (:func:`photo_match` then :func:`colorize_matched`)."""
+    m = photo_match(model, T_L, R_lab, method)
+    return colorize_matched(net, T_L, m, smoothing), m
 
 
 @torch.no_grad()

@@ -55,6 +55,8 @@ NORMALIZATIONS = ("dec", "unit")
 SYNTHETIC_FEATURES = "grayvgg_small_synthetic"  # the extractor of the nets trained on the synthetic world
 _COMMAND = ("python -m reprolib train colornet --out {file} --mode {mode} --steps {steps} --batch-size 16{pool} "
             "--seed 0 --no-progress")
+_PHOTO_COMMAND = ("python -m reprolib train colornet --images shipped --features {features} --out {file} --steps 1200 "
+                  "--batch-size 8 --seed 0 --no-progress")
 
 
 class ColorNetWeights(WeightsEnum):
@@ -79,6 +81,19 @@ class ColorNetWeights(WeightsEnum):
         licence="MIT (trained by this project)",
         command=_COMMAND.format(file="colornet_l1_auto.pt", mode="l1_auto", steps=800, pool=""),
         source="automatic baseline: T_L only, plain L1, 800 steps on synthetic 64 x 64 scenes")
+    PHOTO_VGG16 = Weights(
+        name="colornet_photo_vgg16", kind="ColorNet", file="colornet_photo_vgg16.pt", format=FORMAT, seed=0,
+        sha256="PENDING", licence="MIT (trained by this project)",
+        command=_PHOTO_COMMAND.format(file="colornet_photo_vgg16.pt", features="vgg16"),
+        features="vgg16_imagenet_caffe",
+        source="chrominance and real branches, 1200 steps on other-view pairs of the training photos, VGG-16 maps")
+    PHOTO_SMALL = Weights(
+        name="colornet_photo_small", kind="ColorNet", file="colornet_photo_small.pt", format=FORMAT, seed=0,
+        sha256="PENDING", licence="MIT (trained by this project)",
+        command=_PHOTO_COMMAND.format(file="colornet_photo_small.pt", features="photo"),
+        features="grayvgg_small_photo",
+        source="chrominance and real branches, 1200 steps on other-view pairs of the training photos, maps of "
+               "the distilled small gray-VGG")
 
 
 MODES = {"full": ColorNetWeights.FULL, "chrominance_only": ColorNetWeights.CHROMINANCE_ONLY,

@@ -6,6 +6,8 @@ feature space (``extractor``), which the ColorNets name to say whose similarity 
 
 * ``SMALL_SYNTHETIC``: the small gray-VGG trained by this project on the synthetic world
   (``python -m reprolib train grayvgg``), shipped inside the package.
+* ``SMALL_PHOTO``: a small gray-VGG distilled from ImageNet VGG-16 on the training photographs
+  (``python -m reprolib train distill``), shipped: the offline default for photographs.
 * ``TORCHVISION_VGG16_FEATURES``: torchvision's ``VGG16_Weights.IMAGENET1K_FEATURES``, the original Caffe
   VGG-16 (Caffe convention: RGB 0..255 minus the means); ``TORCHVISION_VGG16`` / ``TORCHVISION_VGG19``:
   ``IMAGENET1K_V1`` (torchvision's convention). Read from torchvision's cache; fetched only by
@@ -15,7 +17,7 @@ feature space (``extractor``), which the ColorNets name to say whose similarity 
   and convention: a Caffe-convention VGG-16 file is taken to be the original VGG-16, the same extractor as
   ``TORCHVISION_VGG16_FEATURES`` (``vgg16_imagenet_caffe``), so the ColorNets trained for one serve both.
 
-:func:`load_extractor` turns a user's choice ("small", "auto", "vgg16", "vgg19", "torchvision" or a file)
+:func:`load_extractor` turns a user's choice ("photo", "small", "auto", "vgg16", "vgg19", "torchvision" or a file)
 into a model; :func:`best_available` picks the best one on this machine without downloading.
 """
 from __future__ import annotations
@@ -35,7 +37,7 @@ SMALL_FORMAT = "reprolib.grayvgg_small/1"
 SMALL_WIDTHS = (16, 32, 64, 128, 128)
 SMALL_CONVS = (2, 2, 3, 3, 3)
 FILE_CONVENTIONS = ("torchvision", "caffe_rgb", "caffe_bgr")
-CHOICES = ("small", "auto", "vgg16", "vgg19", "torchvision")  # or a path to a VGG weights file
+CHOICES = ("photo", "small", "auto", "vgg16", "vgg19", "torchvision")  # or a path to a VGG weights file
 _VGG_LICENCE = "CC BY 4.0 (the original VGG weights: Visual Geometry Group, University of Oxford)"
 _TV_LICENCE = "BSD-3-Clause (torchvision); trained on ImageNet-1k, whose terms restrict use to research"
 
@@ -50,6 +52,15 @@ class GrayVGGWeights(WeightsEnum):
         command="python -m reprolib train grayvgg --out grayvgg_small.pt --steps 800 --seed 0",
         extractor="grayvgg_small_synthetic",
         source="small gray-VGG (VGG-16 layout, widths 16-128) trained on the synthetic world from L only")
+    SMALL_PHOTO = Weights(
+        name="grayvgg_small_photo", kind="gray-VGG", file="grayvgg_small_photo.pt",
+        sha256="PENDING", format=SMALL_FORMAT,
+        convention="l_centered", licence="MIT (trained by this project; teacher: the original VGG-16, CC BY 4.0)",
+        seed=0, command="python -m reprolib train distill --out grayvgg_small_photo.pt --teacher vgg16 --steps 1500 "
+                        "--seed 0 --no-progress",
+        extractor="grayvgg_small_photo",
+        source="small gray-VGG (VGG-16 layout to conv5_1, widths 32-224) distilled from ImageNet VGG-16 on the "
+               "training photos, from L only")
     TORCHVISION_VGG16_FEATURES = Weights(
         name="vgg16", kind="gray-VGG", url="https://download.pytorch.org/models/vgg16_features-amdegroot-88682ab5.pth",
         sha256="88682ab5", convention="caffe_rgb", licence=_VGG_LICENCE, extractor="vgg16_imagenet_caffe",
@@ -211,7 +222,7 @@ def grayvgg_small(path: str | os.PathLike | GrayVGGWeights | None = None) -> Gra
     entry = source if isinstance(source, GrayVGGWeights) else None
     where = entry.path if entry else Path(source).expanduser()
     obj = load_checkpoint(source, SMALL_FORMAT, "small gray-VGG checkpoint",
-                          make=f"python -m reprolib train grayvgg --out {where}")
+                          make=entry.command if entry else f"python -m reprolib train grayvgg --out {where}")
     try:
         cfg = obj["config"]
         meta = obj.get("meta", {})
@@ -270,7 +281,8 @@ def best_available(prefer: str = "torchvision", verbose: bool = True) -> GrayVGG
 
 
 def load_extractor(choice: str | os.PathLike | GrayVGG = "small") -> GrayVGG:
-    """The gray-VGG a user asked for: "small" (shipped, trained on the synthetic world), "auto"
+    """The gray-VGG a user asked for: "photo" (shipped, distilled from VGG-16 on photographs), "small"
+    (shipped, trained on the synthetic world), "auto"
     (:func:`best_available`), "vgg16" / "vgg19" (torchvision's cached ImageNet weights, never downloaded; or,
     when they are not cached, the same network from $REPROLIB_VGG_WEIGHTS, declared by $REPROLIB_VGG_ARCH
     and $REPROLIB_VGG_CONVENTION), "torchvision" (VGG-19), or a weights file (convention from
@@ -279,6 +291,8 @@ def load_extractor(choice: str | os.PathLike | GrayVGG = "small") -> GrayVGG:
         return choice.eval()
     if choice == "small":
         return grayvgg_small()
+    if choice == "photo":
+        return grayvgg_small(GrayVGGWeights.SMALL_PHOTO)
     if choice == "auto":
         return best_available(verbose=False)
     if choice in ("vgg16", "vgg19", "torchvision"):

@@ -14,26 +14,35 @@ reference): no ground truth for "as the reference says", so the target's own col
 """
 from __future__ import annotations
 
+import json
 import time
 import warnings
 
 import torch
 
-from ..colorization.colorize import colorize_lab
+from ..colorization.colorize import colorize_lab, colorize_matched, photo_match
 from ..colorization.colornet import ColorNetWeights, load_colornet
 from ..colorization.extractors import load_extractor
 from ..colorization.retrieval import recommend
 from ..colorization.welsh import welsh
 from ..core import color
 from ..core.files import OutputDir
+from ..core.weights import data_file
 from ..world.photo_views import HELDOUT_PHOTOS, other_view_pairs, photo_lab
 from . import plots
 from .image_metrics import colorfulness, mean_delta_e2000, psnr
 from .report import Step, table
 
+SHIPPED = "photo_study.json"  # results.json["photos"] of the run that measured the shipped photo models
 ROWS = ("gray", "welsh", "warped_reference", "warped_reference_smoothed", "synthetic_colornet", "photo_colornet",
         "photo_colornet_smoothed")
-EXTRACTORS = {"offline": "small", "vgg16": "vgg16"}  # the study's names -> extractors.load_extractor choices
+EXTRACTORS = {"offline": "photo", "vgg16": "vgg16"}  # the study's names -> extractors.load_extractor choices
+
+
+def shipped() -> dict:
+    """The photo study as measured for the shipped models (``python -m reprolib reproduce --only photos``,
+    with ImageNet VGG-16 at hand; its results.json["photos"] and meta, shipped as reprolib/data/photo_study.json)."""
+    return json.loads(data_file(SHIPPED).read_text())
 
 
 def photo_colornet_for(extractor: str):
@@ -53,19 +62,24 @@ def scores(T_lab: torch.Tensor, P_ab: torch.Tensor) -> dict:
 
 
 def _net_rows(model, T, R, nets: dict) -> dict[str, tuple[torch.Tensor, float]]:
+    """Each row of ``nets`` from one match (each row's seconds include the matching)."""
+    t0 = time.perf_counter()
+    m = photo_match(model, T[:, :1], R)
+    matching = time.perf_counter() - t0
     rows = {}
     for name, (net, smoothing) in nets.items():
         t0 = time.perf_counter()
-        P_ab, _ = colorize_lab(model, net, T[:, :1], R, smoothing=smoothing)
-        rows[name] = (P_ab, time.perf_counter() - t0)
+        P_ab = colorize_matched(net, T[:, :1], m, smoothing)
+        rows[name] = (P_ab, matching + time.perf_counter() - t0)
     return rows
 
 
 @torch.no_grad()
-def evaluate_extractor(choice: str, n_per: int = 4) -> dict:
-    """Every row of the module docstring for one extractor, on the held-out "other view" pairs."""
+def evaluate_extractor(choice: str, n_per: int = 4, names: tuple[str, ...] = HELDOUT_PHOTOS) -> dict:
+    """Every row of the module docstring for one extractor, on the "other view" pairs of the held-out photos
+    (or of ``names``)."""
     model = load_extractor(choice)
-    pairs = other_view_pairs(HELDOUT_PHOTOS, n_per)
+    pairs = other_view_pairs(names, n_per)
     photo_net = photo_colornet_for(model.extractor)
     nets = {"warped_reference": (None, "none"), "warped_reference_smoothed": (None, "median_guided")}
     nets["synthetic_colornet"] = (load_colornet(ColorNetWeights.FULL), "none")
@@ -113,6 +127,29 @@ def retrieval_versus_random(choice: str, size: int = 192) -> dict:
             "measure": "mean CIEDE2000 to the target's own colours (a stand-in for plausible)"}
 
 
+@torch.no_grad()
+def teacher_agreement(students: tuple[str, ...] = ("photo", "small"), teacher: str = "vgg16", tolerance: int = 4,
+                      size: int = 192) -> dict:
+    """How close a student's correspondences are to the teacher's on photos neither trained on: the share of
+    target pixels whose phi_T->R (the photo route) lands within ``tolerance`` px (Chebyshev; 4 px = one
+    relu3_1 cell) of the teacher's, on the held-out "other view" pairs and on cross-photo pairs (each
+    held-out photo against the next one)."""
+    views = other_view_pairs(HELDOUT_PHOTOS, 2, crop=size)
+    labs = [photo_lab(name, size) for name in HELDOUT_PHOTOS]
+    sets = {"other_view": [(views.T_lab[i:i + 1], views.R_lab[i:i + 1]) for i in range(len(views))],
+            "cross_photo": [(labs[i][None], labs[i - 1][None]) for i in range(len(labs))]}
+    reference = load_extractor(teacher)
+    fields = {name: [photo_match(reference, T[:, :1], R).phi_TR for T, R in pairs] for name, pairs in sets.items()}
+    out: dict = {"teacher": reference.extractor, "tolerance_px": tolerance, "size": size}
+    for student in students:
+        model = load_extractor(student)
+        out[model.extractor] = {
+            name: sum(((photo_match(model, T[:, :1], R).phi_TR - phi).abs().amax(1) <= tolerance).float().mean().item()
+                      for (T, R), phi in zip(pairs, fields[name])) / len(pairs)
+            for name, pairs in sets.items()}
+    return out
+
+
 def available() -> dict[str, str]:
     """The study's extractors that this machine has (VGG-16 from torchvision's cache or $REPROLIB_VGG_WEIGHTS)."""
     out = {}
@@ -133,11 +170,14 @@ def run(out: OutputDir, quick: bool, step: Step) -> tuple[dict, str]:
     for name, choice in available().items():
         step(f"photos: every row with the {name} extractor")
         results["extractors"][name] = evaluate_extractor(choice, n_per)
+    if "vgg16" in results["extractors"]:
+        step("photos: the students' correspondences against VGG-16's")
+        results["teacher_agreement"] = teacher_agreement()
     step("photos: retrieval's first choice against a random reference")
-    results["cross_photo"] = retrieval_versus_random("small")
+    results["cross_photo"] = retrieval_versus_random("photo")
     results["missing_extractors"] = [name for name in EXTRACTORS if name not in results["extractors"]]
     step("photos: figures")
-    out.save_figure("figures/photo_gallery.png", plots.photo_gallery(*gallery("small")))
+    out.save_figure("figures/photo_gallery.png", plots.photo_gallery(*gallery("photo")))
     lines = []
     for name, res in results["extractors"].items():
         rows = [(row, f"{r['delta_e2000']:.2f}", f"{r['psnr']:.2f}", f"{r['colorfulness']:.1f}", f"{r['seconds']:.2f}")
@@ -145,6 +185,11 @@ def run(out: OutputDir, quick: bool, step: Step) -> tuple[dict, str]:
         lines.append(f"**{name}** ({res['source']}; truth colourfulness {res['truth_colorfulness']:.1f}):\n\n"
                      + table(("row", "CIEDE2000", "PSNR (dB)", "colourfulness", "s / pair"), rows))
     cross = results["cross_photo"]
+    agree = results.get("teacher_agreement")
+    agreement = "" if agree is None else (
+        f"Correspondences against VGG-16's (share of target pixels within {agree['tolerance_px']} px, other view / "
+        "cross-photo): " + "; ".join(f"{k} {v['other_view']:.3f} / {v['cross_photo']:.3f}"
+                                     for k, v in agree.items() if isinstance(v, dict)) + ".")
     md = f"""## Photographs: "same scene, other view" on the held-out photos (notebook 05)
 
 {results['extractors'] and next(iter(results['extractors'].values()))['n_pairs']} pairs of {len(HELDOUT_PHOTOS)} \
@@ -156,6 +201,8 @@ held-out photos (192 x 192; no shipped photo model trained on them). Extractors 
 Cross-photo references (no ground truth; the target's own colours as a stand-in): CIEDE2000
 {cross['retrieval_first_choice']:.2f} with retrieval's first choice, {cross['random_reference']:.2f} with a random
 other held-out photo.
+
+{agreement}
 
 ![gallery](figures/photo_gallery.png)
 """
