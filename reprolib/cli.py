@@ -69,6 +69,7 @@ def _train_colornet(args: argparse.Namespace) -> int:
         metrics = photo_colornet.train(out, steps=args.steps, batch_size=args.batch_size, seed=args.seed,
                                        width=args.width, lr=args.lr, features=args.features, images=args.images,
                                        branches=tuple(args.branches.split(",")), cached=not args.fresh_pairs,
+                                       pairs_per_image=args.pairs_per_image,
                                        eval_n=min(args.eval_n, 4), device=args.device, **_loop_options(args))
     else:
         metrics = colornet.train(out, steps=args.steps, mode=args.mode, batch_size=args.batch_size, seed=args.seed,
@@ -297,6 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
     cn.add_argument("--branches", default="chrominance,real",
                     help="photographs: the branches cycled step by step, of chrominance, real, perceptual "
                          "(default: %(default)s)")
+    cn.add_argument("--pairs-per-image", type=int, default=48,
+                    help="photographs: pairs of two views drawn from each image (default: %(default)s)")
     cn.add_argument("--fresh-pairs", action="store_true",
                     help="photographs: match new pairs every step instead of caching them (large image folders)")
     cn.add_argument("--device", choices=("cpu", "cuda"), default="cpu",

@@ -1,0 +1,71 @@
+"""Training the colorization sub-net on photographs (reprolib.training.photo_colornet): image folders, the
+held-out photos kept out, torchrun."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from reprolib.cli import main
+from reprolib.colorization.colornet import ColorNet, load_colornet
+from reprolib.core.photos import PHOTOS_DIR
+from reprolib.training import photo_colornet
+from reprolib.world.photo_views import HELDOUT_PHOTOS, train_photos
+
+REPO = Path(__file__).resolve().parents[2]
+FEW = ["--features", "small", "--steps", "2", "--batch-size", "2", "--pairs-per-image", "1", "--eval-n", "0",
+       "--no-progress"]
+
+
+def test_the_heldout_photos_never_train():
+    assert set(HELDOUT_PHOTOS).isdisjoint(train_photos()) and len(train_photos()) + len(HELDOUT_PHOTOS) == 16
+    assert photo_colornet.sources("shipped") == train_photos()
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """Two shipped training photos in an ImageNet-style folder (one class folder each), and a text file."""
+    root = tmp_path_factory.mktemp("photos") / "images"
+    for i, name in enumerate(train_photos()[:2]):
+        (root / f"class_{i}").mkdir(parents=True)
+        shutil.copy(PHOTOS_DIR / name, root / f"class_{i}" / name)
+    (root / "notes.txt").write_text("not an image")
+    return root
+
+
+def test_an_imagenet_style_folder_trains_a_loadable_net(tmp_path, folder):
+    assert main(["train", "colornet", "--images", str(folder), *FEW, "--out", str(tmp_path / "c.pt")]) == 0
+    net = load_colornet(tmp_path / "c.pt")
+    record = json.loads((tmp_path / "c.json").read_text())
+    assert net.features == "grayvgg_small_synthetic" == record["features"]
+    assert record["metrics"]["pairs"] == 2 and str(folder) in record["data"]
+
+
+def test_torchrun_two_processes_match_one(tmp_path, folder):
+    """torchrun with 2 gloo processes on shipped photos: the same losses and (nearly) the same net as 1 process."""
+    args = ["train", "colornet", "--images", str(folder), *FEW, "--seed", "3"]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "reprolib",
+           *args, "--out", str(tmp_path / "ddp.pt")]
+    run = subprocess.run(cmd, cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    two = json.loads((tmp_path / "ddp.json").read_text())["metrics"]
+    assert main([*args, "--out", str(tmp_path / "one.pt")]) == 0
+    one = json.loads((tmp_path / "one.json").read_text())["metrics"]
+    assert two["world_size"] == 2 and one["world_size"] == 1
+    for key in ("train_loss_chrominance", "train_loss_real"):
+        assert two[key] == pytest.approx(one[key], rel=1e-3)
+    # the same net up to float rounding, which Adam's first steps amplify for near-zero gradients
+    two_net, one_net = load_colornet(tmp_path / "ddp.pt"), load_colornet(tmp_path / "one.pt")
+    torch.manual_seed(3)
+    start = ColorNet(13, 0.125, residual=True).eval()  # the initial net of both runs
+    x = torch.rand(2, 13, 32, 32, generator=torch.Generator().manual_seed(0)) * 100 - 50
+    with torch.no_grad():
+        gap, moved = (two_net(x) - one_net(x)).abs().mean(), (start(x) - one_net(x)).abs().mean()
+    assert gap < 1e-2 * moved, (gap, moved)  # measured: about 9e-5 against 0.19
