@@ -3,18 +3,10 @@ import pytest
 import torch
 
 from reprolib import picker as widgets
-from reprolib.core.photos import load_photo
 
 
-@pytest.fixture(scope="module")
-def pair():
-    t = torch.nn.functional.interpolate(load_photo("china.jpg")[None], size=(61, 83), mode="area")[0]
-    r = torch.nn.functional.interpolate(load_photo("coffee.jpg")[None], size=(70, 70), mode="area")[0]
-    return t.clamp(0, 1), r.clamp(0, 1)
-
-
-def test_picker_panel_changes_with_the_exemplar(pair):
-    t, r = pair
+def test_picker_panel_changes_with_the_exemplar(photo_pair):
+    t, r = photo_pair
     other = torch.flip(r, dims=(0,))  # a reference with other colours
     picker = widgets.make_picker(t, [r, other], names=["coffee", "flipped"], size=48)
     assert sorted(picker.names) == ["coffee", "flipped"] and picker.scores[0] >= picker.scores[1]
@@ -26,8 +18,8 @@ def test_picker_panel_changes_with_the_exemplar(pair):
         widgets.picker_panel(picker, 2)
 
 
-def test_exemplar_picker_widget_updates_its_image(pair):
-    t, r = pair
+def test_exemplar_picker_widget_updates_its_image(photo_pair):
+    t, r = photo_pair
     box = widgets.exemplar_picker(t, [r, torch.flip(r, dims=(0,))], size=48)
     slider, image = box.children
     assert slider.description == "exemplar" and (slider.min, slider.max, slider.value) == (1, 2, 1)

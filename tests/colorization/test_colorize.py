@@ -4,18 +4,10 @@ import torch
 
 from reprolib.colorization import colorize as col
 from reprolib.core.color import rgb_to_lab
-from reprolib.core.photos import load_photo
 
 
-@pytest.fixture(scope="module")
-def pair():
-    t = torch.nn.functional.interpolate(load_photo("china.jpg")[None], size=(61, 83), mode="area")[0]
-    r = torch.nn.functional.interpolate(load_photo("coffee.jpg")[None], size=(70, 70), mode="area")[0]
-    return t.clamp(0, 1), r.clamp(0, 1)
-
-
-def test_colorize_keeps_the_targets_size_and_luminance(pair):
-    t, r = pair
+def test_colorize_keeps_the_targets_size_and_luminance(photo_pair):
+    t, r = photo_pair
     out = col.colorize(t, r, size=48)
     assert out.rgb.shape == t.shape
     L_in, L_out = rgb_to_lab(t)[0], rgb_to_lab(out.rgb)[0]
@@ -26,8 +18,8 @@ def test_colorize_keeps_the_targets_size_and_luminance(pair):
     assert torch.equal(out.rgb, again.rgb)  # deterministic
 
 
-def test_colorize_rejects_bad_input(pair):
-    t, r = pair
+def test_colorize_rejects_bad_input(photo_pair):
+    t, r = photo_pair
     with pytest.raises(ValueError, match="RGB image"):
         col.colorize(t[:1], r)
     with pytest.raises(ValueError, match="NaN"):
@@ -40,9 +32,9 @@ def test_colorize_rejects_bad_input(pair):
         col.colorize(t, r, features="/nonexistent/vgg.pth")
 
 
-def test_colorize_refuses_a_colornet_trained_on_other_maps(pair, vgg16_random):
+def test_colorize_refuses_a_colornet_trained_on_other_maps(photo_pair, vgg16_random):
     """The shipped ColorNets learned the small net's maps: VGG features need their own net, or an explicit flag."""
-    t, r = pair
+    t, r = photo_pair
     with pytest.raises(ValueError, match="no shipped ColorNet was trained on the maps of gray-VGG 'random:0'"):
         col.colorize(t, r, features=vgg16_random, size=48)
     with pytest.raises(ValueError, match="was trained on the similarity maps of gray-VGG 'grayvgg_small_synthetic'"):
