@@ -213,7 +213,7 @@ def step(cfg: Config, parts: Parts, i: int) -> dict:
 
 
 @torch.no_grad()
-def evaluate(net: ColorNet | None, extractor: GrayVGG, n_per: int = 4, smoothing: str = "none") -> float:
+def evaluate_photo_colornet(net: ColorNet | None, extractor: GrayVGG, n_per: int = 4, smoothing: str = "none") -> float:
     """Mean CIEDE2000 of (T_L, P_ab) against the photo's own colours on the held-out "other view" pairs
     (``net=None``: R'_ab alone), with the photo route of matching."""
     pairs = other_view_pairs(HELDOUT_PHOTOS, n_per)
@@ -240,8 +240,8 @@ def finish(cfg: Config, parts: Parts, history: list, rank: int) -> tuple[dict | 
     metrics = {"steps": cfg.steps, "seed": cfg.seed, "pairs": pairs, "world_size": parts.world,
                "parameters": sum(p.numel() for p in net.parameters()), "features": parts.features.extractor, **losses}
     if cfg.eval_n:
-        metrics["heldout_delta_e2000"] = round(evaluate(net, parts.features, cfg.eval_n), 4)
-        metrics["heldout_delta_e2000_warped_reference"] = round(evaluate(None, parts.features, cfg.eval_n), 4)
+        for key, which in (("heldout_delta_e2000", net), ("heldout_delta_e2000_warped_reference", None)):
+            metrics[key] = round(evaluate_photo_colornet(which, parts.features, cfg.eval_n), 4)
         metrics["heldout_pairs"] = f"other_view_pairs(HELDOUT_PHOTOS, {cfg.eval_n})"
     return checkpoint_dict(net, **metrics, mode="photos", width=cfg.width, residual=True), metrics
 
