@@ -29,7 +29,7 @@ from .features import GrayVGG
 from .matching import FIELD_LAYER, METHODS, PHOTO_FIELD, Matched, match
 from .smoothing import DEFAULT_FILTER, FILTERS, smooth_ab
 
-DEFAULT_FEATURES = "small"  # the offline gray-VGG of colorize (the photo student once it is shipped)
+DEFAULT_FEATURES = "photo"  # the offline gray-VGG of colorize: distilled from VGG-16 on photographs, shipped
 
 
 @dataclass

@@ -56,7 +56,7 @@ SYNTHETIC_FEATURES = "grayvgg_small_synthetic"  # the extractor of the nets trai
 _COMMAND = ("python -m reprolib train colornet --out {file} --mode {mode} --steps {steps} --batch-size 16{pool} "
             "--seed 0 --no-progress")
 _PHOTO_COMMAND = ("python -m reprolib train colornet --images shipped --features {features} --out {file} --steps 1200 "
-                  "--batch-size 8 --seed 0 --no-progress")
+                  "--batch-size 8 --seed 0")
 
 
 class ColorNetWeights(WeightsEnum):
@@ -83,13 +83,15 @@ class ColorNetWeights(WeightsEnum):
         source="automatic baseline: T_L only, plain L1, 800 steps on synthetic 64 x 64 scenes")
     PHOTO_VGG16 = Weights(
         name="colornet_photo_vgg16", kind="ColorNet", file="colornet_photo_vgg16.pt", format=FORMAT, seed=0,
-        sha256="PENDING", licence="MIT (trained by this project)",
+        sha256="236850da8ee50b9e3a88c80dc46498a752bb8971b4663eef47a376144c8e46f1",
+        licence="MIT (trained by this project)",
         command=_PHOTO_COMMAND.format(file="colornet_photo_vgg16.pt", features="vgg16"),
         features="vgg16_imagenet_caffe",
         source="chrominance and real branches, 1200 steps on other-view pairs of the training photos, VGG-16 maps")
     PHOTO_SMALL = Weights(
         name="colornet_photo_small", kind="ColorNet", file="colornet_photo_small.pt", format=FORMAT, seed=0,
-        sha256="PENDING", licence="MIT (trained by this project)",
+        sha256="961751cf0e23f21329169d61ce657da1aed2702a4ddb720bc3a5afac20b4084b",
+        licence="MIT (trained by this project)",
         command=_PHOTO_COMMAND.format(file="colornet_photo_small.pt", features="photo"),
         features="grayvgg_small_photo",
         source="chrominance and real branches, 1200 steps on other-view pairs of the training photos, maps of "

@@ -54,7 +54,7 @@ class GrayVGGWeights(WeightsEnum):
         source="small gray-VGG (VGG-16 layout, widths 16-128) trained on the synthetic world from L only")
     SMALL_PHOTO = Weights(
         name="grayvgg_small_photo", kind="gray-VGG", file="grayvgg_small_photo.pt",
-        sha256="PENDING", format=SMALL_FORMAT,
+        sha256="13091c14a4ddabd9ec04d398c057b8c631e6e8529b9b9a164dd34233dda71665", format=SMALL_FORMAT,
         convention="l_centered", licence="MIT (trained by this project; teacher: the original VGG-16, CC BY 4.0)",
         seed=0, command="python -m reprolib train distill --out grayvgg_small_photo.pt --teacher vgg16 --steps 1500 "
                         "--seed 0 --no-progress",
@@ -265,7 +265,8 @@ def best_available(prefer: str = "torchvision", verbose: bool = True) -> GrayVGG
     """The best gray-VGG on this machine, never downloading; ``model.source`` says which one.
 
     Order with prefer="torchvision": torchvision's cached VGG-19, then VGG-16; then the file named by
-    $REPROLIB_VGG_WEIGHTS; then the shipped small net. prefer="small" returns the small net.
+    $REPROLIB_VGG_WEIGHTS; then the shipped gray-VGG distilled on photos. prefer="small" returns the small
+    net of the synthetic world.
     """
     if prefer not in ("torchvision", "small"):
         raise ValueError(f"prefer must be 'torchvision' or 'small', got {prefer!r}")
@@ -274,7 +275,7 @@ def best_available(prefer: str = "torchvision", verbose: bool = True) -> GrayVGG
         cached = [arch for arch in ("vgg19", "vgg16") if TORCHVISION[arch].status() == "cached"]
         model = grayvgg_torchvision(cached[0]) if cached else from_environment()
     if model is None:
-        model = grayvgg_small()
+        model = grayvgg_small(GrayVGGWeights.SMALL_PHOTO if prefer == "torchvision" else None)
     if verbose:
         print(f"gray-VGG: {model.source}", file=sys.stderr)
     return model

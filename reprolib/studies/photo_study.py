@@ -209,6 +209,10 @@ other held-out photo.
     return results, md
 
 
+def _short(name: str) -> str:
+    return name.rsplit(".", 1)[0].split("_by_")[0]
+
+
 @torch.no_grad()
 def gallery(choice: str, n: int = 6) -> tuple[list, list[str]]:
     """Six held-out pairs (target, reference, R'_ab, result, truth): three "other view" pairs and three
@@ -221,12 +225,12 @@ def gallery(choice: str, n: int = 6) -> tuple[list, list[str]]:
         T, R = pairs.T_lab[i:i + 1], pairs.R_lab[i:i + 1]
         P_ab, m = colorize_lab(model, net, T[:, :1], R)
         items.append((T, R, m.R_ab_warped, P_ab))
-        titles.append(f"{pairs.names[i]}, other view")
+        titles.append(f"{_short(pairs.names[i])}, other view")
     labs = {name: photo_lab(name, 192) for name in HELDOUT_PHOTOS}
     for name in HELDOUT_PHOTOS[1::2][: n - len(items)]:
         others = [o for o in HELDOUT_PHOTOS if o != name]
         best = others[recommend(model, labs[name][None, :1], [labs[o][None, :1] for o in others])[0][0]]
         P_ab, m = colorize_lab(model, net, labs[name][None, :1], labs[best][None])
         items.append((labs[name][None], labs[best][None], m.R_ab_warped, P_ab))
-        titles.append(f"{name} from {best}")
+        titles.append(f"{_short(name)} from {_short(best)}")
     return items, titles

@@ -18,6 +18,19 @@ def test_colorize_keeps_the_targets_size_and_luminance(photo_pair):
     assert torch.equal(out.rgb, again.rgb)  # deterministic
 
 
+def test_the_default_is_the_photo_pipeline(photo_pair):
+    """The distilled gray-VGG, its own photo ColorNet, the photo route and the smoothing; each part changes P_ab."""
+    t, r = photo_pair
+    assert col.DEFAULT_FEATURES == "photo" and col.colornet_for("grayvgg_small_photo").name == "colornet_photo_small"
+    out = col.colorize(t, r, size=48)
+    assert "distilled from vgg16_imagenet_caffe" in out.features
+    raw = col.colorize(t, r, size=48, smoothing="none")
+    synthetic = col.colorize(t, r, size=48, features="small", smoothing="none")
+    assert not torch.equal(out.P_ab, raw.P_ab) and not torch.equal(raw.P_ab, synthetic.P_ab)
+    with pytest.raises(ValueError, match="smoothing must be one of"):
+        col.colorize(t, r, smoothing="blur")
+
+
 def test_colorize_rejects_bad_input(photo_pair):
     t, r = photo_pair
     with pytest.raises(ValueError, match="RGB image"):

@@ -8,18 +8,29 @@ from reprolib.studies import photo_study
 
 @pytest.fixture(scope="module")
 def result():
-    return photo_study.evaluate_extractor("small", n_per=1)
+    return photo_study.evaluate_extractor("photo", n_per=1)
 
 
 def test_every_row_is_measured_on_the_heldout_pairs(result):
-    assert result["n_pairs"] == 6 and result["extractor"] == "grayvgg_small_synthetic"
+    assert result["n_pairs"] == 6 and result["extractor"] == "grayvgg_small_photo"
     rows = result["rows"]
-    assert set(rows) | set(result["missing_rows"]) == set(photo_study.ROWS)
+    assert set(rows) == set(photo_study.ROWS) and result["missing_rows"] == []
     for name, row in rows.items():
         assert all(math.isfinite(v) for v in row.values()), name
     assert rows["gray"]["colorfulness"] < 1 and rows["gray"]["delta_e2000"] > rows["warped_reference"]["delta_e2000"]
     # the edge-aware smoothing lowers the error of R'_ab on photos (about 15 % on the 24 pairs)
     assert rows["warped_reference_smoothed"]["delta_e2000"] < rows["warped_reference"]["delta_e2000"]
+    assert rows["photo_colornet_smoothed"]["delta_e2000"] < rows["photo_colornet"]["delta_e2000"]
+    # the synthetic ColorNet on the maps of another gray-VGG does worse than the net trained on them
+    assert rows["synthetic_colornet"]["delta_e2000"] > rows["photo_colornet"]["delta_e2000"]
+
+
+def test_the_shipped_study_is_the_full_protocol():
+    study = photo_study.shipped()
+    assert study["heldout_photos"] == list(photo_study.HELDOUT_PHOTOS) and "4)" in study["protocol"]
+    assert set(study["extractors"]) == {"offline", "vgg16"} and study["extractors"]["offline"]["n_pairs"] == 24
+    for name, res in study["extractors"].items():
+        assert set(res["rows"]) == set(photo_study.ROWS), name
 
 
 def test_deterministic_apart_from_timings():
