@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .colorization.colorize import DEFAULT_FEATURES
+from .colorization.colorize import DEFAULT_COLORNET, DEFAULT_FEATURES
 from .colorization.extractors import GrayVGGWeights
 from .colorization.matching import METHODS
 from .colorization.smoothing import DEFAULT_FILTER, FILTERS
@@ -139,10 +139,12 @@ def _colorize(args: argparse.Namespace) -> int:
     intermediates = _intermediates_dir(args.save_intermediates, args.force) if args.save_intermediates else None
     target, reference = load_image(args.target), load_image(args.reference)
     result = colorize(target, reference, features=args.features, size=args.size, method=args.method,
-                      smoothing=args.smoothing, allow_mismatch=args.allow_feature_mismatch)
+                      smoothing=args.smoothing, allow_mismatch=args.allow_feature_mismatch,
+                      colornet=args.colornet)
     save_image(result.rgb, out, force=args.force)
     print(f"wrote {out} ({result.rgb.shape[2]} x {result.rgb.shape[1]}) in {result.seconds:.2f} s "
-          f"(matching: {args.method}, gray-VGG: {result.features})")
+          f"(matching: {args.method}, gray-VGG: {result.features}, ColorNet: {result.colornet}, "
+          f"smoothing: {args.smoothing})")
     if intermediates is not None:
         _save_intermediates(result, intermediates)
         print(f"wrote {', '.join(INTERMEDIATES)} into {intermediates}")
@@ -238,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     col.add_argument("--method", choices=METHODS, default="exact", help="correspondences (default: %(default)s)")
     col.add_argument("--smoothing", choices=FILTERS, default=DEFAULT_FILTER,
                      help="edge-aware smoothing of a*b* along the target's luminance (default: %(default)s)")
+    col.add_argument("--colornet", action=argparse.BooleanOptionalAction, default=DEFAULT_COLORNET,
+                     help="run the colorization sub-net on R'_ab and the similarity maps (default: off, R'_ab "
+                          "smoothed: on held-out photos the photo ColorNets did not beat it)")
     col.add_argument("--allow-feature-mismatch", action="store_true",
                      help="run a ColorNet on the maps of a gray-VGG it was not trained on (with a warning)")
     col.add_argument("--save-intermediates", metavar="DIR",

@@ -30,6 +30,10 @@ from .matching import FIELD_LAYER, METHODS, PHOTO_FIELD, Matched, match
 from .smoothing import DEFAULT_FILTER, FILTERS, smooth_ab
 
 DEFAULT_FEATURES = "photo"  # the offline gray-VGG of colorize: distilled from VGG-16 on photographs, shipped
+# Measured on the held-out photos (results.json["photos"], 24 pairs, CIEDE2000): the photo ColorNets do not
+# beat R'_ab smoothed along T_L (offline 3.94 against 3.79, VGG-16 3.43 against 3.41), so colorize's default
+# is that, without the network; colornet=True (--colornet) runs the sub-net as DEC does.
+DEFAULT_COLORNET = False
 
 
 @dataclass
@@ -45,6 +49,7 @@ class Colorization:
     phi_TR: Tensor  # (2, h, w) (y, x) into the working-size reference
     features: str  # which gray-VGG matched (its source)
     seconds: float  # wall time of the pipeline (features, matching, network, colour conversion)
+    colornet: str = "none"  # the ColorNet's registry name (or file name); "none": R'_ab alone
 
     def warped_rgb(self) -> Tensor:
         """T_L with R'_ab: what the matching alone gives, before the colorization sub-net."""
@@ -90,7 +95,7 @@ def colorize_lab(model: GrayVGG, net: ColorNet | None, T_L: Tensor, R_lab: Tenso
 @torch.no_grad()
 def colorize(target: Tensor, reference: Tensor, features: str | os.PathLike | GrayVGG = DEFAULT_FEATURES,
              net: ColorNet | None = None, size: int = 256, method: str = "exact", smoothing: str = DEFAULT_FILTER,
-             allow_mismatch: bool = False) -> Colorization:
+             allow_mismatch: bool = False, colornet: bool = DEFAULT_COLORNET) -> Colorization:
     """Colour the gray ``target`` (3, H, W) RGB in [0, 1] (only its L is used) from ``reference`` (3, H', W').
 
     Both are resized to a short side of ``size`` for matching (``method``: "exact", "patchmatch" or
@@ -98,8 +103,9 @@ def colorize(target: Tensor, reference: Tensor, features: str | os.PathLike | Gr
     ``PHOTO_FIELD`` hypercolumn with mirrored candidates) with the gray-VGG ``features``
     (:func:`reprolib.colorization.extractors.load_extractor`; default: the offline photo extractor) and for
     the network (default: the shipped ColorNet trained on that gray-VGG's maps; a net trained on another's
-    is refused unless ``allow_mismatch``), then ``smoothing`` cleans P_ab along T_L's edges; the returned
-    ``rgb`` has the target's size and its exact L*.
+    is refused unless ``allow_mismatch``; used when ``colornet`` is true or ``net`` is given, else
+    P_ab = R'_ab, the measured best on photos: ``DEFAULT_COLORNET``), then
+    ``smoothing`` cleans P_ab along T_L's edges; the returned ``rgb`` has the target's size and its exact L*.
     """
     target, reference = checks.rgb_image(target, "target"), checks.rgb_image(reference, "reference")
     if not checks.is_int(size) or not 16 <= size <= 2048:
@@ -108,15 +114,17 @@ def colorize(target: Tensor, reference: Tensor, features: str | os.PathLike | Gr
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if smoothing not in FILTERS:
         raise ValueError(f"smoothing must be one of {', '.join(FILTERS)}, got {smoothing!r}")
+    colornet = colornet or net is not None
     model = load_extractor(features)
-    if net is None:
+    if colornet and net is None:
         try:
             net = colornet_for(model.extractor)
         except ValueError:
             if not allow_mismatch:
                 raise
             net = load_colornet()
-    check_pairing(net, model.extractor, allow_mismatch)
+    if colornet:
+        check_pairing(net, model.extractor, allow_mismatch)
     start = time.perf_counter()
     T_L_full = rgb_to_lab(target)[:1]
     t_lab = rgb_to_lab(resize_short_side(target, size).clamp(0, 1))
@@ -126,4 +134,5 @@ def colorize(target: Tensor, reference: Tensor, features: str | os.PathLike | Gr
     rgb = lab_to_rgb(fit_to_gamut(torch.cat((T_L_full, P_ab_full)))).clamp(0, 1)  # L* kept, chroma cut to fit
     seconds = time.perf_counter() - start
     return Colorization(rgb=rgb, P_ab=P_ab[0], T_L=t_lab[:1], reference_rgb=r_small, R_ab_warped=m.R_ab_warped[0],
-                        sims=m.sims[0], phi_TR=m.phi_TR[0], features=model.source, seconds=seconds)
+                        sims=m.sims[0], phi_TR=m.phi_TR[0], features=model.source, seconds=seconds,
+                        colornet=getattr(net, "name", "ColorNet") if colornet else "none")

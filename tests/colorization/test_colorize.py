@@ -19,14 +19,18 @@ def test_colorize_keeps_the_targets_size_and_luminance(photo_pair):
 
 
 def test_the_default_is_the_photo_pipeline(photo_pair):
-    """The distilled gray-VGG, its own photo ColorNet, the photo route and the smoothing; each part changes P_ab."""
+    """The distilled gray-VGG, the photo route and the smoothing, without the network (the measured best on
+    photos); colornet=True adds the photo ColorNet trained on that gray-VGG's maps. Each part changes P_ab."""
     t, r = photo_pair
     assert col.DEFAULT_FEATURES == "photo" and col.colornet_for("grayvgg_small_photo").name == "colornet_photo_small"
     out = col.colorize(t, r, size=48)
-    assert "distilled from vgg16_imagenet_caffe" in out.features
+    assert "distilled from vgg16_imagenet_caffe" in out.features and out.colornet == "none"
     raw = col.colorize(t, r, size=48, smoothing="none")
+    assert torch.equal(raw.P_ab, raw.R_ab_warped) and not torch.equal(out.P_ab, raw.P_ab)
+    net = col.colorize(t, r, size=48, smoothing="none", colornet=True)
+    assert net.colornet == "colornet_photo_small" and not torch.equal(net.P_ab, raw.P_ab)
     synthetic = col.colorize(t, r, size=48, features="small", smoothing="none")
-    assert not torch.equal(out.P_ab, raw.P_ab) and not torch.equal(raw.P_ab, synthetic.P_ab)
+    assert not torch.equal(raw.P_ab, synthetic.P_ab)
     with pytest.raises(ValueError, match="smoothing must be one of"):
         col.colorize(t, r, smoothing="blur")
 
@@ -49,11 +53,11 @@ def test_colorize_refuses_a_colornet_trained_on_other_maps(photo_pair, vgg16_ran
     """The shipped ColorNets learned the small net's maps: VGG features need their own net, or an explicit flag."""
     t, r = photo_pair
     with pytest.raises(ValueError, match="no shipped ColorNet was trained on the maps of gray-VGG 'random:0'"):
-        col.colorize(t, r, features=vgg16_random, size=48)
+        col.colorize(t, r, features=vgg16_random, size=48, colornet=True)
     with pytest.raises(ValueError, match="was trained on the similarity maps of gray-VGG 'grayvgg_small_synthetic'"):
         col.colorize(t, r, features=vgg16_random, net=col.load_colornet(), size=48)
     with pytest.warns(UserWarning, match="running it anyway"):
-        out = col.colorize(t, r, features=vgg16_random, size=48, allow_mismatch=True)
+        out = col.colorize(t, r, features=vgg16_random, size=48, allow_mismatch=True, colornet=True)
     assert out.rgb.shape == t.shape
 
 
