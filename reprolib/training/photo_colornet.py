@@ -30,10 +30,10 @@ import torch.distributed as dist
 import torch.nn.functional as F
 
 from ..colorization import matching
-from ..colorization.colornet import ColorNet, checkpoint_dict, colornet_input, predict_ab
+from ..colorization.colorize import colorize_matched, photo_match
+from ..colorization.colornet import ColorNet, checkpoint_dict, colornet_input
 from ..colorization.extractors import load_extractor
 from ..colorization.features import GrayVGG
-from ..colorization.smoothing import smooth_ab
 from ..core import color
 from ..world.photo_views import CROP, HELDOUT_PHOTOS, image_folder, other_view_pairs, random_views, train_photos
 from . import loop
@@ -81,7 +81,7 @@ def match_pairs(model: GrayVGG, T_lab: torch.Tensor, R_lab: torch.Tensor, chunk:
     out = {k: [] for k in CACHE_KEYS}
     for i in range(0, len(T_lab), chunk):
         T, R = T_lab[i:i + chunk], R_lab[i:i + chunk]
-        m = matching.match(model, T[:, :1], R[:, :1], R[:, 1:], field_layer=matching.PHOTO_FIELD, mirror=True)
+        m = photo_match(model, T[:, :1], R)
         round_trip = matching.warp(m.phi_RT, m.phi_TR)  # phi_R->T(phi_T->R(p))
         out["sims"].append((m.sims.clamp(0, 1) * 255).round().to(torch.uint8))
         out["T_L"].append(T[:, :1].half())
@@ -220,9 +220,7 @@ def evaluate_photo_colornet(net: ColorNet | None, extractor: GrayVGG, n_per: int
     total = 0.0
     for i in range(len(pairs)):
         T, R = pairs.T_lab[i:i + 1], pairs.R_lab[i:i + 1]
-        m = matching.match(extractor, T[:, :1], R[:, :1], R[:, 1:], field_layer=matching.PHOTO_FIELD, mirror=True)
-        ab = m.R_ab_warped if net is None else predict_ab(net, colornet_input(T[:, :1], m.R_ab_warped, m.sims))
-        ab = smooth_ab(ab, T[:, :1], smoothing)
+        ab = colorize_matched(net, T[:, :1], photo_match(extractor, T[:, :1], R), smoothing)
         total += color.delta_e2000(torch.cat((T[:, :1], ab.to(T)), 1), T).mean().item()
     return total / len(pairs)
 
