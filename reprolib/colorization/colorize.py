@@ -9,6 +9,10 @@ the photo route (the ``PHOTO_FIELD`` hypercolumn with mirrored candidates), then
 edges of T_L (:mod:`.smoothing`), upsampled bilinearly to the target's own size and joined with the target's
 own full-resolution L, so the result keeps the target's size and luminance (a colour target is used through
 its L only); colours outside the sRGB gamut lose chroma, not lightness (:func:`reprolib.core.color.fit_to_gamut`).
+
+Where we deviate: by default the colorization sub-net is skipped, P_ab = R'_ab smoothed along T_L, because on
+held-out photos the ColorNets trained here did not beat that (``DEFAULT_COLORNET``, notebook 05);
+``colornet=True`` runs DEC's whole pipeline.
 """
 from __future__ import annotations
 
