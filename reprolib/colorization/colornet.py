@@ -55,8 +55,17 @@ NORMALIZATIONS = ("dec", "unit")
 SYNTHETIC_FEATURES = "grayvgg_small_synthetic"  # the extractor of the nets trained on the synthetic world
 _COMMAND = ("python -m reprolib train colornet --out {file} --mode {mode} --steps {steps} --batch-size 16{pool} "
             "--seed 0 --no-progress")
-_PHOTO_COMMAND = ("python -m reprolib train colornet --images shipped --features {features} --out {file} --steps 1200 "
-                  "--batch-size 8 --seed 0")
+
+
+def _photo_net(name: str, features: str, maps: str, sha256: str, choice: str | None = None) -> Weights:
+    """The entry of a ColorNet trained by ``train colornet --images shipped`` on the maps of ``features``."""
+    file = f"colornet_photo_{name}.pt"
+    return Weights(
+        name=f"colornet_photo_{name}", kind="ColorNet", file=file, format=FORMAT, seed=0, sha256=sha256,
+        licence="MIT (trained by this project)", features=features,
+        command=f"python -m reprolib train colornet --images shipped --features {choice or name} --out {file} "
+                "--steps 1200 --batch-size 8 --seed 0",
+        source=f"chrominance and real branches, 1200 steps on other-view pairs of the training photos, {maps}")
 
 
 class ColorNetWeights(WeightsEnum):
@@ -81,21 +90,10 @@ class ColorNetWeights(WeightsEnum):
         licence="MIT (trained by this project)",
         command=_COMMAND.format(file="colornet_l1_auto.pt", mode="l1_auto", steps=800, pool=""),
         source="automatic baseline: T_L only, plain L1, 800 steps on synthetic 64 x 64 scenes")
-    PHOTO_VGG16 = Weights(
-        name="colornet_photo_vgg16", kind="ColorNet", file="colornet_photo_vgg16.pt", format=FORMAT, seed=0,
-        sha256="236850da8ee50b9e3a88c80dc46498a752bb8971b4663eef47a376144c8e46f1",
-        licence="MIT (trained by this project)",
-        command=_PHOTO_COMMAND.format(file="colornet_photo_vgg16.pt", features="vgg16"),
-        features="vgg16_imagenet_caffe",
-        source="chrominance and real branches, 1200 steps on other-view pairs of the training photos, VGG-16 maps")
-    PHOTO_SMALL = Weights(
-        name="colornet_photo_small", kind="ColorNet", file="colornet_photo_small.pt", format=FORMAT, seed=0,
-        sha256="961751cf0e23f21329169d61ce657da1aed2702a4ddb720bc3a5afac20b4084b",
-        licence="MIT (trained by this project)",
-        command=_PHOTO_COMMAND.format(file="colornet_photo_small.pt", features="photo"),
-        features="grayvgg_small_photo",
-        source="chrominance and real branches, 1200 steps on other-view pairs of the training photos, maps of "
-               "the distilled small gray-VGG")
+    PHOTO_VGG16 = _photo_net("vgg16", "vgg16_imagenet_caffe", "VGG-16's maps",
+                             "236850da8ee50b9e3a88c80dc46498a752bb8971b4663eef47a376144c8e46f1")
+    PHOTO_SMALL = _photo_net("small", "grayvgg_small_photo", "the distilled small gray-VGG's maps",
+                             "961751cf0e23f21329169d61ce657da1aed2702a4ddb720bc3a5afac20b4084b", choice="photo")
 
 
 MODES = {"full": ColorNetWeights.FULL, "chrominance_only": ColorNetWeights.CHROMINANCE_ONLY,

@@ -203,14 +203,16 @@ def random_like(model: GrayVGG, seed: int = 0) -> GrayVGG:
     return twin.eval()
 
 
-def small_checkpoint(model: GrayVGG, **meta) -> dict:
-    """The weights_only-loadable dict that :func:`grayvgg_small` reads (model config, weights, metadata)."""
+def small_checkpoint(model: GrayVGG, dtype: torch.dtype = torch.float32, **meta) -> dict:
+    """The weights_only-loadable dict that :func:`grayvgg_small` reads (model config, weights stored as
+    ``dtype``: float16 halves the file and loads back into float32 parameters, metadata)."""
     return {
         "format": SMALL_FORMAT,
         "config": {"widths": list(model.widths), "convs": list(model.convs), "convention": model.convention,
                    "classes": list(model.classes), "head_layers": list(model.head_layers),
                    "head_type": model.head_type},
-        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "state_dict": {k: v.detach().cpu().to(dtype if v.is_floating_point() else v.dtype).clone()
+                       for k, v in model.state_dict().items()},
         "meta": dict(meta),
     }
 

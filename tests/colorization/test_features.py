@@ -391,6 +391,18 @@ def test_trained_features_match_classes_better_than_random(shipped):
     assert trained_score > random_score + 0.05 and random_score > chance, (trained_score, random_score, chance)
 
 
+def test_a_float16_checkpoint_loads_into_float32(tmp_path, shipped):
+    """small_checkpoint(..., torch.float16) halves the file; grayvgg_small reads it back into float32 weights
+    equal to the rounded ones (the photo gray-VGG ships this way)."""
+    full, half = tmp_path / "full.pt", tmp_path / "half.pt"
+    torch.save(fe.small_checkpoint(shipped), full)
+    torch.save(fe.small_checkpoint(shipped, torch.float16), half)
+    assert half.stat().st_size < 0.6 * full.stat().st_size
+    back = fe.grayvgg_small(half)
+    for (name, p), q in zip(back.state_dict().items(), shipped.state_dict().values()):
+        assert p.dtype == q.dtype and torch.equal(p, q.half().to(q.dtype) if q.is_floating_point() else q), name
+
+
 def test_small_checkpoint_of_another_kind_is_refused(tmp_path):
     path = tmp_path / "x.pt"
     torch.save({"format": "something else"}, path)
