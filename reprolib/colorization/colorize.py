@@ -29,7 +29,7 @@ from ..core.color import fit_to_gamut, lab_to_rgb, rgb_to_lab
 from ..core.photos import resize_short_side
 from .colornet import ColorNet, ColorNetWeights, check_pairing, colornet_input, load_colornet, predict_ab
 from .extractors import load_extractor
-from .features import GrayVGG
+from .features import VID_LAYERS, GrayVGG
 from .matching import FIELD_LAYER, METHODS, PHOTO_FIELD, Matched, match
 from .smoothing import DEFAULT_FILTER, FILTERS, smooth_ab
 
@@ -120,6 +120,10 @@ def colorize(target: Tensor, reference: Tensor, features: str | os.PathLike | Gr
         raise ValueError(f"smoothing must be one of {', '.join(FILTERS)}, got {smoothing!r}")
     colornet = colornet or net is not None
     model = load_extractor(features)
+    missing = [k for k in VID_LAYERS if k not in model.layer_names] if method == "attention" else []
+    if missing:
+        raise ValueError(f"method 'attention' compares {', '.join(VID_LAYERS)}, and this gray-VGG has no "
+                         f"{', '.join(missing)} ({model.describe()}); use --features small or vgg16, or another method")
     if colornet and net is None:
         try:
             net = colornet_for(model.extractor)

@@ -267,8 +267,8 @@ def best_available(prefer: str = "torchvision", verbose: bool = True) -> GrayVGG
     """The best gray-VGG on this machine, never downloading; ``model.source`` says which one.
 
     Order with prefer="torchvision": torchvision's cached VGG-19, then VGG-16; then the file named by
-    $REPROLIB_VGG_WEIGHTS; then the shipped gray-VGG distilled on photos. prefer="small" returns the small
-    net of the synthetic world.
+    $REPROLIB_VGG_WEIGHTS; then the shipped small net of the synthetic world (it has every layer of every
+    method; the photo gray-VGG stops at conv5_1). prefer="small" returns the small net.
     """
     if prefer not in ("torchvision", "small"):
         raise ValueError(f"prefer must be 'torchvision' or 'small', got {prefer!r}")
@@ -277,7 +277,7 @@ def best_available(prefer: str = "torchvision", verbose: bool = True) -> GrayVGG
         cached = [arch for arch in ("vgg19", "vgg16") if TORCHVISION[arch].status() == "cached"]
         model = grayvgg_torchvision(cached[0]) if cached else from_environment()
     if model is None:
-        model = grayvgg_small(GrayVGGWeights.SMALL_PHOTO if prefer == "torchvision" else None)
+        model = grayvgg_small()
     if verbose:
         print(f"gray-VGG: {model.source}", file=sys.stderr)
     return model

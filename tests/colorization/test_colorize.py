@@ -33,6 +33,9 @@ def test_the_default_is_the_photo_pipeline(photo_pair):
     assert not torch.equal(raw.P_ab, synthetic.P_ab)
     with pytest.raises(ValueError, match="smoothing must be one of"):
         col.colorize(t, r, smoothing="blur")
+    with pytest.raises(ValueError, match="method 'attention' compares .* no relu5_2"):  # the student stops at conv5_1
+        col.colorize(t, r, size=48, method="attention")
+    assert col.colorize(t, r, size=48, method="patchmatch").rgb.shape == t.shape
 
 
 def test_colorize_rejects_bad_input(photo_pair):

@@ -319,7 +319,7 @@ def test_torchvision_not_cached_is_a_clear_error_and_no_download(tmp_path, monke
             fe.grayvgg_torchvision(arch)
         assert str(tmp_path) in one_line(err)
     assert list(tmp_path.rglob("*")) == []  # nothing written
-    assert fe.best_available(verbose=False).extractor == "grayvgg_small_photo"  # the offline photo features
+    assert fe.best_available(verbose=False).source.startswith("small gray-VGG")
 
 
 def _fake_torchvision_cache(tmp_path, monkeypatch, arch="vgg16"):
