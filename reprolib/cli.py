@@ -13,10 +13,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .colorization.colorize import DEFAULT_COLORNET, DEFAULT_FEATURES
+from .colorization.colorize import COLORIZE_METHODS, DEFAULT_COLORNET, DEFAULT_FEATURES, DEFAULT_METHOD
 from .colorization.extractors import GrayVGGWeights
-from .colorization.matching import METHODS
 from .colorization.smoothing import DEFAULT_FILTER, FILTERS
+from .core.devices import DEVICES
 from .training.colornet import MODES as COLORNET_MODES
 from .training.insertion import PAIR_MODES
 
@@ -140,10 +140,12 @@ def _colorize(args: argparse.Namespace) -> int:
     target, reference = load_image(args.target), load_image(args.reference)
     result = colorize(target, reference, features=args.features, size=args.size, method=args.method,
                       smoothing=args.smoothing, allow_mismatch=args.allow_feature_mismatch,
-                      colornet=args.colornet)
+                      colornet=args.colornet, device=args.device)
     save_image(result.rgb, out, force=args.force)
+    if result.note:
+        print(f"note: {result.note}", file=sys.stderr)
     print(f"wrote {out} ({result.rgb.shape[2]} x {result.rgb.shape[1]}) in {result.seconds:.2f} s "
-          f"(matching: {args.method}, gray-VGG: {result.features}, ColorNet: {result.colornet}, "
+          f"(matching: {result.method}, gray-VGG: {result.features}, ColorNet: {result.colornet}, "
           f"smoothing: {args.smoothing})")
     if intermediates is not None:
         _save_intermediates(result, intermediates)
@@ -237,7 +239,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="gray-VGG: photo (shipped, distilled from VGG-16 on photos), small (shipped, synthetic "
                           "world), auto, vgg16, vgg19, torchvision, or a weights file with $REPROLIB_VGG_CONVENTION; "
                           "each has its own ColorNet (default: %(default)s)")
-    col.add_argument("--method", choices=METHODS, default="exact", help="correspondences (default: %(default)s)")
+    col.add_argument("--method", choices=COLORIZE_METHODS, default=DEFAULT_METHOD,
+                     help="correspondences; auto: exact search where it is cheap, PatchMatch (linear cost) on large "
+                          "images (default: %(default)s)")
+    col.add_argument("--device", choices=DEVICES, default="cpu",
+                     help="where the networks and the matching run; auto: a CUDA GPU when torch sees one "
+                          "(default: %(default)s)")
     col.add_argument("--smoothing", choices=FILTERS, default=DEFAULT_FILTER,
                      help="edge-aware smoothing of a*b* along the target's luminance (default: %(default)s)")
     col.add_argument("--colornet", action=argparse.BooleanOptionalAction, default=DEFAULT_COLORNET,

@@ -26,11 +26,12 @@ from torch import Tensor
 
 from ..core import checks
 from ..core.color import fit_to_gamut, lab_to_rgb, rgb_to_lab
+from ..core.devices import resolve_device
 from ..core.photos import resize_short_side
 from .colornet import ColorNet, ColorNetWeights, check_pairing, colornet_input, load_colornet, predict_ab
 from .extractors import load_extractor
 from .features import VID_LAYERS, GrayVGG
-from .matching import FIELD_LAYER, METHODS, PHOTO_FIELD, Matched, match
+from .matching import FIELD_LAYER, METHODS, PHOTO_FIELD, Matched, exact_cost, match
 from .smoothing import DEFAULT_FILTER, FILTERS, smooth_ab
 
 DEFAULT_FEATURES = "photo"  # the offline gray-VGG of colorize: distilled from VGG-16 on photographs, shipped
@@ -38,6 +39,12 @@ DEFAULT_FEATURES = "photo"  # the offline gray-VGG of colorize: distilled from V
 # beat R'_ab smoothed along T_L (offline 3.94 against 3.79, VGG-16 3.43 against 3.41), so colorize's default
 # is that, without the network; colornet=True (--colornet) runs the sub-net as DEC does.
 DEFAULT_COLORNET = False
+COLORIZE_METHODS = ("auto", *METHODS)  # "auto": the exact photo route where it is cheap, else PatchMatch
+DEFAULT_METHOD = "auto"
+# Exact search compares every target position with every reference position: beyond this many multiply-adds
+# (about half a minute on a 2-core laptop) "auto" switches to PatchMatch, whose cost grows linearly, and an
+# explicit "exact" is refused with the figure (a 256 short side costs about 1.1e11 with VGG-16's hypercolumn).
+EXACT_BUDGET = 10**12
 
 
 @dataclass
@@ -54,6 +61,8 @@ class Colorization:
     features: str  # which gray-VGG matched (its source)
     seconds: float  # wall time of the pipeline (features, matching, network, colour conversion)
     colornet: str = "none"  # the ColorNet's registry name (or file name); "none": R'_ab alone
+    method: str = "exact"  # the correspondences used (what "auto" chose)
+    note: str = ""  # why "auto" chose it, when it did not take the exact route
 
     def warped_rgb(self) -> Tensor:
         """T_L with R'_ab: what the matching alone gives, before the colorization sub-net."""
@@ -96,29 +105,61 @@ def colorize_lab(model: GrayVGG, net: ColorNet | None, T_L: Tensor, R_lab: Tenso
     return colorize_matched(net, T_L, m, smoothing), m
 
 
+def exact_route_cost(model: GrayVGG, size_T: tuple[int, int], size_R: tuple[int, int],
+                     field: tuple[str, ...] = PHOTO_FIELD, mirror: bool = True) -> int:
+    """Multiply-adds of :func:`photo_match`'s exact route (``matching.exact_cost``) for images of these sizes."""
+    stride = min(model.stride(k) for k in field)
+    n_T = (size_T[0] // stride) * (size_T[1] // stride)
+    n_R = (size_R[0] // stride) * (size_R[1] // stride)
+    return exact_cost(n_T, n_R, sum(model.channels(k) for k in field), mirror)
+
+
+def choose_method(method: str, model: GrayVGG, size_T: tuple[int, int], size_R: tuple[int, int],
+                  budget: int = EXACT_BUDGET) -> tuple[str, str]:
+    """The correspondences to run and a note: "auto" is "exact" up to ``budget`` multiply-adds, else
+    "patchmatch" (saying why); an explicit "exact" above the budget is refused in one line."""
+    if method not in COLORIZE_METHODS:
+        raise ValueError(f"method must be one of {COLORIZE_METHODS}, got {method!r}")
+    if method not in ("auto", "exact"):
+        return method, ""
+    cost = exact_route_cost(model, size_T, size_R)
+    if cost <= budget:
+        return "exact", ""
+    why = (f"exact search at {size_T[0]} x {size_T[1]} would take {cost:.1e} multiply-adds (budget {budget:.0e}: "
+           f"minutes on a laptop CPU)")
+    if method == "exact":
+        raise ValueError(f"{why}; use --method patchmatch (its cost grows linearly) or auto, or a smaller --size")
+    return "patchmatch", f"{why}, so PatchMatch ran instead"
+
+
 @torch.no_grad()
 def colorize(target: Tensor, reference: Tensor, features: str | os.PathLike | GrayVGG = DEFAULT_FEATURES,
-             net: ColorNet | None = None, size: int = 256, method: str = "exact", smoothing: str = DEFAULT_FILTER,
-             allow_mismatch: bool = False, colornet: bool = DEFAULT_COLORNET) -> Colorization:
+             net: ColorNet | None = None, size: int = 256, method: str = DEFAULT_METHOD,
+             smoothing: str = DEFAULT_FILTER, allow_mismatch: bool = False, colornet: bool = DEFAULT_COLORNET,
+             device: str = "cpu") -> Colorization:
     """Colour the gray ``target`` (3, H, W) RGB in [0, 1] (only its L is used) from ``reference`` (3, H', W').
 
     Both are resized to a short side of ``size`` for matching (``method``: "exact", "patchmatch" or
     "attention", see :func:`reprolib.colorization.matching.match`; "exact" takes the photo route, the
-    ``PHOTO_FIELD`` hypercolumn with mirrored candidates) with the gray-VGG ``features``
+    ``PHOTO_FIELD`` hypercolumn with mirrored candidates; "auto", the default, takes it up to ``EXACT_BUDGET``
+    multiply-adds and PatchMatch above, see :func:`choose_method`) with the gray-VGG ``features``
     (:func:`reprolib.colorization.extractors.load_extractor`; default: the offline photo extractor) and for
     the network (default: the shipped ColorNet trained on that gray-VGG's maps; a net trained on another's
     is refused unless ``allow_mismatch``; used when ``colornet`` is true or ``net`` is given, else
     P_ab = R'_ab, the measured best on photos: ``DEFAULT_COLORNET``), then
     ``smoothing`` cleans P_ab along T_L's edges; the returned ``rgb`` has the target's size and its exact L*.
+    ``device`` ("cpu", "cuda", "auto": :func:`reprolib.core.devices.resolve_device`) runs the networks and
+    the matching there; the result comes back on the CPU.
     """
     target, reference = checks.rgb_image(target, "target"), checks.rgb_image(reference, "reference")
     if not checks.is_int(size) or not 16 <= size <= 2048:
         raise ValueError(f"size must be an int in 16..2048, got {size!r}")
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if method not in COLORIZE_METHODS:
+        raise ValueError(f"method must be one of {COLORIZE_METHODS}, got {method!r}")
     if smoothing not in FILTERS:
         raise ValueError(f"smoothing must be one of {', '.join(FILTERS)}, got {smoothing!r}")
     colornet = colornet or net is not None
+    where = resolve_device(device)
     model = load_extractor(features)
     missing = [k for k in VID_LAYERS if k not in model.layer_names] if method == "attention" else []
     if missing:
@@ -137,10 +178,16 @@ def colorize(target: Tensor, reference: Tensor, features: str | os.PathLike | Gr
     T_L_full = rgb_to_lab(target)[:1]
     t_lab = rgb_to_lab(resize_short_side(target, size).clamp(0, 1))
     r_small = resize_short_side(reference, size).clamp(0, 1)
-    P_ab, m = colorize_lab(model, net, t_lab[None, :1], rgb_to_lab(r_small)[None], method, smoothing=smoothing)
+    method, note = choose_method(method, model, tuple(t_lab.shape[-2:]), tuple(r_small.shape[-2:]))
+    model.to(where)
+    if net is not None:
+        net.to(where)
+    P_ab, m = colorize_lab(model, net, t_lab[None, :1].to(where), rgb_to_lab(r_small)[None].to(where), method,
+                           smoothing=smoothing)
+    P_ab, m = P_ab.cpu(), Matched(*(x.cpu() for x in m))
     P_ab_full = F.interpolate(P_ab, size=tuple(target.shape[-2:]), mode="bilinear", align_corners=False)[0]
     rgb = lab_to_rgb(fit_to_gamut(torch.cat((T_L_full, P_ab_full)))).clamp(0, 1)  # L* kept, chroma cut to fit
     seconds = time.perf_counter() - start
     return Colorization(rgb=rgb, P_ab=P_ab[0], T_L=t_lab[:1], reference_rgb=r_small, R_ab_warped=m.R_ab_warped[0],
                         sims=m.sims[0], phi_TR=m.phi_TR[0], features=model.source, seconds=seconds,
-                        colornet=getattr(net, "name", "ColorNet") if colornet else "none")
+                        colornet=getattr(net, "name", "ColorNet") if colornet else "none", method=method, note=note)

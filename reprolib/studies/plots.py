@@ -324,3 +324,28 @@ def photo_gallery(items: Sequence[tuple[Tensor, Tensor, Tensor, Tensor]], titles
             _show(axes[i, j], img.clamp(0, 1), head if i == 0 else "", **kwargs)
         axes[i, 0].set_ylabel(title, fontsize=7)
     return fig
+
+
+def scaling_plot(cells: dict[str, dict]) -> Figure:
+    """Seconds against megapixels (log-log), one panel per extractor: colorize per method (solid) and the gray-VGG
+    forward passes alone (dashed, the floor), from :func:`reprolib.studies.scaling.study`'s cells."""
+    measured = {k: c for k, c in cells.items() if "skipped" not in c}
+    extractors = sorted({c["extractor"] for c in measured.values()})
+    fig, axes = plt.subplots(1, max(1, len(extractors)), figsize=(4.2 * max(1, len(extractors)), 3.6),
+                             constrained_layout=True, squeeze=False)
+    for ax, extractor in zip(axes[0], extractors):
+        mine = [c for c in measured.values() if c["extractor"] == extractor]
+        for method in sorted({c["method"] for c in mine}):
+            pts = sorted((c["megapixels"], c["colorize_s"]) for c in mine if c["method"] == method)
+            ax.plot(*zip(*pts), marker="o", label=f"colorize, {method}")
+        floor = sorted({(c["megapixels"], c["features_s"]) for c in mine if c["method"] == "patchmatch"} or
+                       {(c["megapixels"], c["features_s"]) for c in mine})
+        ax.plot(*zip(*floor), color="black", linestyle="--", marker=".", label="gray-VGG forward passes alone")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("megapixels per image (target and reference alike)")
+        ax.set_ylabel("seconds")
+        ax.set_title(f"gray-VGG {extractor}", fontsize=10)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    return fig

@@ -70,3 +70,29 @@ def vgg16_random():
     from reprolib.colorization.features import ARCHS, GrayVGG
 
     return random_like(GrayVGG(ARCHS["vgg16"], (8, 8, 16, 16, 16), convention="caffe_rgb"), seed=0)
+
+
+def test_auto_takes_patchmatch_where_exact_search_would_take_minutes(photo_pair):
+    """colorize's default method: exact search up to EXACT_BUDGET multiply-adds, PatchMatch above (saying so);
+    an explicit exact above it is refused in one line, before any matching."""
+    t, r = photo_pair
+    model = col.load_extractor("photo")
+    small, large = (48, 64), (768, 1024)
+    assert col.choose_method("auto", model, small, small) == ("exact", "")
+    method, note = col.choose_method("auto", model, large, large)
+    assert method == "patchmatch" and "exact search at 768 x 1024 would take" in note and "PatchMatch ran" in note
+    with pytest.raises(ValueError, match="use --method patchmatch .* or a smaller --size"):
+        col.choose_method("exact", model, large, large)
+    assert col.choose_method("attention", model, large, large) == ("attention", "")
+    typical = (256, 341)  # a 4:3 photo at the default working size
+    assert col.exact_route_cost(model, large, large) > col.EXACT_BUDGET > col.exact_route_cost(model, typical, typical)
+    out = col.colorize(t, r, size=48)
+    assert out.method == "exact" and out.note == ""
+
+
+def test_colorize_names_a_missing_gpu(photo_pair, monkeypatch):
+    t, r = photo_pair
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="device 'cuda': torch sees no CUDA GPU here"):
+        col.colorize(t, r, size=48, device="cuda")
+    assert col.colorize(t, r, size=48, device="auto").rgb.device.type == "cpu"

@@ -15,7 +15,7 @@ from torch import Tensor
 
 from ...core import checks
 from ..features import VID_LAYERS
-from .fields import DEFAULT_CHUNK, EPS
+from .fields import DEFAULT_CHUNK, EPS, rows_per_block
 
 ATTENTION_STRIDE = 4  # VID matches at 1/4 of the image
 ATTENTION_TAU = 0.01  # VID's softmax temperature
@@ -29,8 +29,8 @@ def attention_warp(F_T: Tensor, F_R: Tensor, values_R: Tensor, tau: float = 0.01
 
     F_T (B, C, h, w), F_R (B, C, h', w'); values_R (B, V, h', w') on R's FEATURE grid (VID brings features
     and ab to 1/4 resolution; downsample R_ab to F_R's size first). Chunked over target positions like
-    :func:`exact_nn` (and differentiable). tau -> 0 gives exact NN's warp. Returns warped (B, V, h, w)
-    and confidence (B, h, w).
+    :func:`exact_nn` (and differentiable; at most ``BLOCK`` similarities per block). tau -> 0 gives exact NN's
+    warp. Returns warped (B, V, h, w) and confidence (B, h, w).
     """
     F_T, F_R = checks.feature_pair(F_T, F_R)
     chunk = checks.positive_int(chunk, "chunk")
@@ -55,6 +55,7 @@ def soft_attention(F_T: Tensor, F_R: Tensor, values_R: Tensor, tau: float = ATTE
     ft = F.normalize(F_T.flatten(2), dim=1, eps=EPS)
     fr = F.normalize(F_R.flatten(2), dim=1, eps=EPS)
     vals = values_R.flatten(2).to(F_T.dtype)  # (B, V, M)
+    chunk = rows_per_block(chunk, fr.shape[-1])  # memory bounded at any size (2 blocks: s and its softmax)
     out, conf, index = [], [], []
     for b in range(B):
         ob, cb, ib = [], [], []

@@ -20,7 +20,14 @@ from torch import Tensor
 from ...core import checks
 
 DEFAULT_CHUNK = 4096  # target positions per similarity block: block memory = chunk x h_R w_R floats
+BLOCK = 2**24  # at most this many similarities per block whatever the chunk (64 MB in float32)
 EPS = 1e-8
+
+
+def rows_per_block(chunk: int, n_R: int) -> int:
+    """Target positions per block of an exhaustive comparison with n_R reference positions: ``chunk``,
+    fewer when chunk x n_R would exceed ``BLOCK`` (so that memory stays bounded at any image size)."""
+    return max(1, min(chunk, BLOCK // max(1, n_R)))
 
 
 def check_field(phi: object, name: str = "phi", batch: int | None = None,
@@ -61,9 +68,9 @@ def exact_nn(F_T: Tensor, F_R: Tensor, chunk: int = DEFAULT_CHUNK) -> tuple[Tens
         phi_T->R(p) = argmax_q cos(F_T(p), F_R(q)),      sim(p) = max_q cos(F_T(p), F_R(q))
 
     F_T (B, C, h, w) or (C, h, w), F_R (B, C, h', w') or (C, h', w'): same C; normalised here over C.
-    Target positions are processed ``chunk`` at a time and batch items one at a time, so at most
-    chunk x h' w' similarities exist at once (4096 x 16384 floats = 256 MB for 128 x 128 grids; lower
-    ``chunk`` to use less). Ties go to the first reference position in raster order.
+    Target positions are processed ``chunk`` at a time (fewer where chunk x h' w' would pass ``BLOCK``,
+    64 MB) and batch items one at a time, so memory stays bounded; the time is h w x h' w' x C
+    multiply-adds (:func:`exact_cost`). Ties go to the first reference position in raster order.
 
     Returns phi (B, 2, h, w) int64 (y, x) indices into the h' x w' grid, and sim (B, h, w) in [-1, 1].
     """
@@ -73,6 +80,7 @@ def exact_nn(F_T: Tensor, F_R: Tensor, chunk: int = DEFAULT_CHUNK) -> tuple[Tens
     w_R = F_R.shape[-1]
     ft = F.normalize(F_T.flatten(2), dim=1, eps=EPS)  # (B, C, N)
     fr = F.normalize(F_R.flatten(2), dim=1, eps=EPS)  # (B, C, M)
+    chunk = rows_per_block(chunk, fr.shape[-1])
     index = torch.empty(B, h * w, dtype=torch.long, device=F_T.device)
     best = torch.empty(B, h * w, dtype=F_T.dtype, device=F_T.device)
     for b in range(B):
@@ -82,6 +90,12 @@ def exact_nn(F_T: Tensor, F_R: Tensor, chunk: int = DEFAULT_CHUNK) -> tuple[Tens
             best[b, i:i + chunk], index[b, i:i + chunk] = s.max(dim=1)
     phi = torch.stack((index // w_R, index % w_R), dim=1).view(B, 2, h, w)
     return phi, best.view(B, h, w)
+
+
+def exact_cost(n_T: int, n_R: int, channels: int, mirror: bool = False) -> int:
+    """Multiply-adds of both exact mapping functions between grids of n_T and n_R positions with ``channels``
+    channels: n_T n_R C for phi_T->R (twice with mirrored candidates) plus n_R n_T C for phi_R->T."""
+    return n_T * n_R * channels * (3 if mirror else 2)
 
 
 class Correspondence(NamedTuple):

@@ -6,7 +6,9 @@ VGG layers, patch sizes 3, 3, 3, 5, 5, patch distance = mean negative dot produc
 found approximately by iterating propagation (a neighbour's match, shifted) and random search (random
 offsets around the current match, halving the radius). Where we deviate: jump-flooding propagation, all
 positions at once, instead of DIA's sequential scan; 5 iterations instead of 10; no feature reconstruction
-between layers; and ``match`` stops at relu3_1 (see :mod:`reprolib.colorization.matching`).
+between layers; and above a small grid the patch similarity is read from descriptors projected onto their
+64 principal directions (:func:`projected_descriptors`), which keeps the cost linear in the pixel count
+(no h w x h' w' matrix) at about 99% of the exact patch similarity reached (notebook 02).
 """
 from __future__ import annotations
 
@@ -20,8 +22,11 @@ from ...core import checks
 from .fields import EPS, check_field, upsample_field
 from .similarity import check_pyramids
 
-PATCHMATCH_LAYERS = ("relu5_1", "relu4_1", "relu3_1")  # coarse to fine (DEC goes on to relu2_1)
-MATRIX_LIMIT = 2**26  # cosine matrix of two grids up to this many entries (else gathered descriptors)
+PATCHMATCH_LAYERS = ("relu5_1", "relu4_1", "relu3_1", "relu2_1")  # coarse to fine, down to relu2_1 as in DEC
+MATRIX_LIMIT = 2**24  # cosine matrix of two grids up to this many entries (64 MB; else descriptor rows)
+PROJECTION_DIMS = 64  # patch descriptors above MATRIX_LIMIT: projected onto this many principal directions
+STAGE1_COEFFS = 256  # first projection stage: channels per position x patch^2 kept
+PROJECTION_SAMPLE = 8192  # positions (of both images) that estimate each projection
 
 
 def patch_descriptors(feats: Tensor, patch: int) -> Tensor:
@@ -44,14 +49,71 @@ def cosine_matrix(F_T: Tensor, F_R: Tensor) -> Tensor:
     return ft.mT @ fr
 
 
-def _patch_scorer(F_T: Tensor, F_R: Tensor, patch: int, matrix_limit: int, S: Tensor | None = None):
-    """score(q, where) -> <D_T(p), D_R(q)> for target flat positions ``where`` (B, k) and reference
-    positions q (B, 2, k) (y, x): the patch similarity of :func:`patch_descriptors`.
+def _sample(x: Tensor, n: int) -> Tensor:
+    """n positions of features (C, h, w) evenly spread in raster order, as rows (n, C) (all when there are fewer)."""
+    rows = x.flatten(1)
+    if rows.shape[1] > n:
+        rows = rows.index_select(1, torch.linspace(0, rows.shape[1] - 1, n, device=x.device).long())
+    return rows.T
+
+
+def _basis(rows: Tensor, k: int) -> Tensor:
+    """The top-k principal directions (uncentred: eigenvectors of rows^T rows) of sample rows (n, d) -> (d, k)
+    orthonormal columns, largest first."""
+    rows = rows.double()
+    _, vectors = torch.linalg.eigh(rows.T @ rows)
+    return vectors[:, -min(k, rows.shape[1]):].flip(-1).to(torch.float32)
+
+
+def projected_descriptors(F_T: Tensor, F_R: Tensor, patch: int, dims: int = PROJECTION_DIMS) -> tuple[Tensor, Tensor]:
+    """Patch descriptors of both images (:func:`patch_descriptors`) projected onto the ``dims`` principal
+    directions of the pair's own descriptors, as rows (B, h w, dims) and (B, h' w', dims):
+
+        <P D_T(p), P D_R(q)>  ~=  <D_T(p), D_R(q)>        (P: dims x C patch^2, orthonormal rows)
+
+    In two stages, each a PCA (uncentred) estimated on ``PROJECTION_SAMPLE`` positions spread over both
+    images: the C channels -> c = max(8, ``STAGE1_COEFFS`` / patch^2) per position, then the c patch^2 stacked
+    values -> ``dims``, applied as one convolution (no C patch^2 descriptor is ever built). Each candidate
+    then costs ``dims`` multiply-adds instead of C patch^2, so PatchMatch's cost grows linearly with the grid
+    and with a small constant (the deviation from DIA's exact patch distance is measured in notebook 02)."""
+    F_T, F_R = checks.feature_pair(F_T, F_R)
+    checks.odd_positive_int(patch, "patch")
+    checks.positive_int(dims, "dims")
+    ft, fr = F.normalize(F_T.float(), dim=1, eps=EPS), F.normalize(F_R.float(), dim=1, eps=EPS)
+    c = min(ft.shape[1], max(8, STAGE1_COEFFS // patch**2))
+    r, half = patch // 2, PROJECTION_SAMPLE // 2
+    out_T, out_R = [], []
+    for a, b in zip(ft, fr):  # one basis per pair, whatever else is in the batch
+        P1 = _basis(torch.cat((_sample(a, half), _sample(b, half))), c)  # (C, c)
+        a1, b1 = (F.pad(torch.einsum("chw,ck->khw", x, P1)[None], (r, r, r, r), mode="replicate") for x in (a, b))
+        # the stacked patches (offset-major, as _stack_patches) at the sampled positions, for the second stage
+        D = torch.cat([_sample(_stack_patches(x, patch, pad=False)[0], half) for x in (a1, b1)])
+        P2 = _basis(D, dims)  # (patch^2 c, dims)
+        weight = P2.T.reshape(-1, patch * patch, c).transpose(1, 2).reshape(-1, c, patch, patch) / patch
+        out_T.append(F.conv2d(a1, weight)[0].flatten(1).T.contiguous())
+        out_R.append(F.conv2d(b1, weight)[0].flatten(1).T.contiguous())
+    return torch.stack(out_T), torch.stack(out_R)
+
+
+def _stack_patches(f: Tensor, patch: int, pad: bool = True) -> Tensor:
+    """(B, C, h, w) -> (B, C patch^2, h, w): each position's patch x patch neighbourhood (edges replicated), offset
+    by offset, / patch; ``pad=False``: ``f`` is already padded by patch // 2 (the result is then smaller)."""
+    r = patch // 2
+    padded = F.pad(f, (r, r, r, r), mode="replicate") if r and pad else f
+    h, w = padded.shape[-2] - 2 * r, padded.shape[-1] - 2 * r
+    return torch.cat([padded[..., dy:dy + h, dx:dx + w] for dy in range(patch) for dx in range(patch)], dim=1) / patch
+
+
+def _patch_scorer(F_T: Tensor, F_R: Tensor, patch: int, matrix_limit: int, S: Tensor | None = None,
+                  dims: int | None = PROJECTION_DIMS, rows: tuple[Tensor, Tensor] | None = None):
+    """score(q, where) -> <D_T(p), D_R(q)> for target flat positions ``where`` (B, k) (None: all of them, in
+    order) and reference positions q (B, 2, k) (y, x): the patch similarity of :func:`patch_descriptors`.
 
     When h_T w_T x h_R w_R <= matrix_limit it reads the per-position cosine matrix
     S = F_T^T F_R (normalised features, (B, h_T w_T, h_R w_R)): <D_T(p), D_R(q)> = mean_d S[p + d, q + d]
-    (edges replicated), patch^2 scalar reads per candidate. Otherwise it gathers the patch descriptors
-    (C patch^2 numbers per candidate, bounded memory)."""
+    (edges replicated), patch^2 scalar reads per candidate, exact. Otherwise it gathers descriptor rows:
+    :func:`projected_descriptors` (``dims`` numbers per candidate, approximate), or the full ones
+    (C patch^2 numbers, exact) when ``dims`` is None; memory and time linear in the grid sizes."""
     B, _, h, w = F_T.shape
     h_R, w_R = F_R.shape[-2:]
     if S is not None or h * w * h_R * w_R <= matrix_limit:
@@ -64,21 +126,27 @@ def _patch_scorer(F_T: Tensor, F_R: Tensor, patch: int, matrix_limit: int, S: Te
                 p = (ys + dy).clamp(0, h - 1)[:, None] * w + (xs + dx).clamp(0, w - 1)[None, :]
                 rows.append((dy, dx, p.flatten() * (h_R * w_R)))
 
-        def score(q: Tensor, where: Tensor) -> Tensor:
+        def score(q: Tensor, where: Tensor | None) -> Tensor:
             qy, qx = q[:, 0], q[:, 1]
             total = torch.zeros(q.shape[0], q.shape[-1], dtype=S.dtype, device=S.device)
             for dy, dx, p in rows:
                 o = (qy + dy).clamp(0, h_R - 1) * w_R + (qx + dx).clamp(0, w_R - 1)
-                total += S.gather(1, p[where] + o)
+                total += S.gather(1, (p if where is None else p[where]) + o)
             return total / len(rows)
         return score
 
-    rows_T = patch_descriptors(F_T, patch).flatten(2).mT.contiguous()  # (B, n_T, K) channels-last rows
-    rows_R = patch_descriptors(F_R, patch).flatten(2).mT.contiguous()
+    if rows is not None:
+        rows_T, rows_R = rows
+    elif dims is None:
+        rows_T = patch_descriptors(F_T, patch).flatten(2).mT.contiguous()  # (B, n_T, K) channels-last rows
+        rows_R = patch_descriptors(F_R, patch).flatten(2).mT.contiguous()
+    else:
+        rows_T, rows_R = projected_descriptors(F_T, F_R, patch, dims)
 
-    def score(q: Tensor, where: Tensor) -> Tensor:
+    def score(q: Tensor, where: Tensor | None) -> Tensor:
         idx = q[:, 0] * w_R + q[:, 1]
-        return torch.stack([(rows_T[b].index_select(0, where[b]) * rows_R[b].index_select(0, idx[b])).sum(-1)
+        return torch.stack([torch.bmm((rows_T[b] if where is None else rows_T[b].index_select(0, where[b]))[:, None],
+                                      rows_R[b].index_select(0, idx[b])[:, :, None]).flatten()
                             for b in range(q.shape[0])])
     return score
 
@@ -112,7 +180,8 @@ def _random_search(phi: Tensor, radius: int, g: torch.Generator):
 @torch.no_grad()
 def patchmatch(F_T: Tensor, F_R: Tensor, patch: int = 3, iters: int = 5, radius: int | None = None,
                init: Tensor | None = None, seed: int = 0, jumps: Sequence[int] | None = None,
-               matrix_limit: int = MATRIX_LIMIT, S: Tensor | None = None) -> tuple[Tensor, Tensor]:
+               matrix_limit: int = MATRIX_LIMIT, S: Tensor | None = None,
+               dims: int | None = PROJECTION_DIMS, rows: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
     """PatchMatch (Barnes et al. 2009) on one layer, vectorised: an approximate phi_T->R maximising the
     patch similarity of :func:`patch_descriptors` (DIA's patch distance, negated).
 
@@ -124,10 +193,13 @@ def patchmatch(F_T: Tensor, F_R: Tensor, patch: int = 3, iters: int = 5, radius:
     A candidate is scored only where it differs from the current match. ``init`` is a field
     (B, 2, h, w) into R, e.g. the coarser layer's field upsampled by :func:`upsample_field` with stride 2;
     without it the field starts uniformly random (seeded). Scores come from the cosine matrix of the
-    two grids when it has at most ``matrix_limit`` entries (256 MB in float32 by default), else from
-    gathered patch descriptors; ``S`` passes that matrix in (:func:`cosine_matrix`, e.g. transposed for
-    the other direction). Returns phi (B, 2, h, w) int64 and the patch similarity (B, h, w).
-    Deviation: DIA also matches the "reconstructed" features.
+    two grids when it has at most ``matrix_limit`` entries (64 MB in float32 by default; exact), else from
+    patch descriptors projected onto ``dims`` principal directions (:func:`projected_descriptors`;
+    ``dims=None``: the full descriptors, exact but C patch^2 numbers per candidate), so that time and memory
+    grow linearly with the grids; ``S`` passes that matrix in (:func:`cosine_matrix`, e.g. transposed for
+    the other direction), and ``rows`` the descriptor rows (:func:`projected_descriptors`, swapped for the other
+    direction). Returns phi (B, 2, h, w) int64 and the patch similarity (B, h, w) (approximate on
+    the projected route). Deviations: DIA also matches the "reconstructed" features, and scores exactly.
     """
     F_T, F_R = checks.feature_pair(F_T, F_R)
     checks.non_negative_int(iters, "iters")
@@ -138,8 +210,10 @@ def patchmatch(F_T: Tensor, F_R: Tensor, patch: int = 3, iters: int = 5, radius:
     if S is not None and (not isinstance(S, Tensor) or tuple(S.shape) != (B, h * w, h_R * w_R)):
         raise ValueError(f"S must be the cosine matrix (B, h w, h' w') = {(B, h * w, h_R * w_R)}, "
                          f"got {checks.summary(S)}")
-    score = _patch_scorer(F_T, F_R, patch, matrix_limit, S)
-    everywhere = torch.arange(n, device=F_T.device).expand(B, n)
+    if rows is not None and (len(rows) != 2 or tuple(rows[0].shape[:2]) != (B, n)
+                             or tuple(rows[1].shape[:2]) != (B, h_R * w_R)):
+        raise ValueError("rows must be the descriptor rows (B, h w, K) and (B, h' w', K) of the two grids")
+    score = _patch_scorer(F_T, F_R, patch, matrix_limit, S, dims, rows)
     g = torch.Generator(device=F_T.device).manual_seed(seed)
     high = torch.tensor([h_R - 1, w_R - 1], device=F_T.device).view(1, 2, 1, 1)
     if init is None:
@@ -147,7 +221,7 @@ def patchmatch(F_T: Tensor, F_R: Tensor, patch: int = 3, iters: int = 5, radius:
     else:
         phi = check_field(init, "init", batch=B, size=(h, w), target=(h_R, w_R)).to(F_T.device).clone()
     phi = phi.contiguous()
-    best = score(phi.flatten(2), everywhere).view(B, h, w)
+    best = score(phi.flatten(2), None).view(B, h, w)
     radius = max(h_R, w_R) // 2 if radius is None else int(radius)
     if radius < 1:
         raise ValueError(f"radius must be >= 1, got {radius}")
@@ -159,6 +233,12 @@ def patchmatch(F_T: Tensor, F_R: Tensor, patch: int = 3, iters: int = 5, radius:
         changed = (candidate != phi).any(1).view(B, -1)  # (B, n): only these need a score
         k = int(changed.sum(1).max())
         if k == 0:
+            return
+        if 2 * k > n:  # most positions moved: score them all in order (no index bookkeeping)
+            new = score(candidate.flatten(2), None).view(B, h, w)
+            better = (new > best) & changed.view(B, h, w)
+            phi.copy_(torch.where(better[:, None], candidate, phi))
+            best.copy_(torch.where(better, new, best))
             return
         where = torch.argsort(changed.to(torch.int8), dim=1, descending=True, stable=True)[:, :k]  # (B, k)
         where2 = where[:, None].expand(B, 2, k)
@@ -190,16 +270,18 @@ def _check_c2f(feats_T: object, feats_R: object, layers: Sequence[str]) -> None:
 
 
 def _c2f_step(ft: Tensor, fr: Tensor, layer: str, coarser: Tensor | None, iters: int, seed: int,
-              S: Tensor | None, matrix_limit: int = MATRIX_LIMIT) -> Tensor:
+              S: Tensor | None, matrix_limit: int = MATRIX_LIMIT, rows: tuple[Tensor, Tensor] | None = None,
+              dims: int = PROJECTION_DIMS) -> Tensor:
     init = None if coarser is None else upsample_field(coarser, 2, tuple(ft.shape[-2:]), tuple(fr.shape[-2:]))
     radius = max(fr.shape[-2:]) // 2 if coarser is None else 4
     phi, _ = patchmatch(ft, fr, patch=PATCH_SIZES.get(layer, 3), iters=iters, radius=radius, init=init,
-                        seed=seed, S=S, matrix_limit=matrix_limit)
+                        seed=seed, S=S, matrix_limit=matrix_limit, rows=rows, dims=dims)
     return phi
 
 
 def coarse_to_fine(feats_T: Mapping[str, Tensor], feats_R: Mapping[str, Tensor],
-                   layers: Sequence[str] = PATCHMATCH_LAYERS, iters: int = 5, seed: int = 0) -> dict[str, Tensor]:
+                   layers: Sequence[str] = PATCHMATCH_LAYERS, iters: int = 5, seed: int = 0,
+                   dims: int = PROJECTION_DIMS) -> dict[str, Tensor]:
     """PatchMatch per layer from coarse to fine, each layer initialised by the coarser field upsampled x2
     (:func:`upsample_field`); DEC goes from relu5_1 to relu2_1. Layers must halve in size from one to the
     next. Patch sizes from ``PATCH_SIZES`` (3 for unknown names); random-search radius max(h', w') / 2 on
@@ -209,15 +291,17 @@ def coarse_to_fine(feats_T: Mapping[str, Tensor], feats_R: Mapping[str, Tensor],
     phi = None
     for layer in layers:
         ft, fr = checks.feature_pair(feats_T[layer], feats_R[layer])
-        phi = fields[layer] = _c2f_step(ft, fr, layer, phi, iters, seed, None)
+        phi = fields[layer] = _c2f_step(ft, fr, layer, phi, iters, seed, None, dims=dims)
     return fields
 
 
 def coarse_to_fine_bidirectional(feats_T: Mapping[str, Tensor], feats_R: Mapping[str, Tensor],
                                  layers: Sequence[str] = PATCHMATCH_LAYERS, iters: int = 5, seed: int = 0,
-                                 matrix_limit: int = MATRIX_LIMIT) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+                                 matrix_limit: int = MATRIX_LIMIT,
+                                 dims: int = PROJECTION_DIMS) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
     """:func:`coarse_to_fine` in both directions, phi_T->R and phi_R->T, sharing each layer's cosine
-    matrix S (S_R->T = S_T->R^T) where it fits in ``matrix_limit`` entries. Same fields as two calls."""
+    matrix S (S_R->T = S_T->R^T) where it fits in ``matrix_limit`` entries, else its projected descriptor rows.
+    Same fields as two calls."""
     _check_c2f(feats_T, feats_R, layers)
     fwd: dict[str, Tensor] = {}
     bwd: dict[str, Tensor] = {}
@@ -226,7 +310,9 @@ def coarse_to_fine_bidirectional(feats_T: Mapping[str, Tensor], feats_R: Mapping
         ft, fr = checks.feature_pair(feats_T[layer], feats_R[layer])
         fits = ft.shape[-2] * ft.shape[-1] * fr.shape[-2] * fr.shape[-1] <= matrix_limit
         S = cosine_matrix(ft, fr) if fits else None
-        phi_TR = fwd[layer] = _c2f_step(ft, fr, layer, phi_TR, iters, seed, S, matrix_limit)
-        phi_RT = bwd[layer] = _c2f_step(fr, ft, layer, phi_RT, iters, seed, None if S is None else S.mT, matrix_limit)
+        rows = None if fits else projected_descriptors(ft, fr, PATCH_SIZES.get(layer, 3), dims)
+        phi_TR = fwd[layer] = _c2f_step(ft, fr, layer, phi_TR, iters, seed, S, matrix_limit, rows)
+        phi_RT = bwd[layer] = _c2f_step(fr, ft, layer, phi_RT, iters, seed, None if S is None else S.mT, matrix_limit,
+                                        None if rows is None else rows[::-1])
     return fwd, bwd
 

@@ -20,7 +20,9 @@ from torch import Tensor
 from ...core import checks
 from .fields import EPS, check_field, identity_field, warp
 
-GRAM_LIMIT = 2**21  # similarity maps: Gram matrices for layers with h_T w_T x h_R w_R up to this
+GRAM_LIMIT = 2**24  # similarity maps: Gram matrices (64 MB each) for layers with h_T w_T x h_R w_R up to this
+MAP_PIXELS = 2**17  # similarity maps: evaluated at every pixel up to this many (256 x 512), else on a sub-grid
+MAP_CHUNK = 2048  # positions per block on the sub-grid route (block memory: 12 x chunk x C floats)
 
 
 def check_pyramids(feats_T: object, feats_R: object) -> list[str]:
@@ -97,7 +99,7 @@ def _quadratic(G: Tensor, ia: Tensor, wa: Tensor, ib: Tensor, wb: Tensor) -> Ten
 
 
 def _layer_cosines(ft: Tensor, fr: Tensor, phi_TR: Tensor, round_trip: Tensor, size_T: tuple[int, int],
-                   size_R: tuple[int, int], gram_limit: int) -> tuple[Tensor, Tensor]:
+                   size_R: tuple[int, int], gram_limit: int, own: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """Forward and bidirectional cosines (B, N) of one layer: a = F_T(p), b = F_R(phi_T->R(p)),
     c = F_T(phi_R->T(phi_T->R(p))), each bilinearly sampled; returns cos(a, b) and cos(b, c).
 
@@ -105,11 +107,13 @@ def _layer_cosines(ft: Tensor, fr: Tensor, phi_TR: Tensor, round_trip: Tensor, s
     vectors, so every dot product is a 4 x 4 quadratic form in the Gram matrices of the grids, and no
     C-channel vector is built per pixel. Finer grids: each layer is upsampled once to its image (what
     grid_sample gives at every pixel centre) and the rows at phi_T->R(p) and the round trip are gathered.
-    Both equal grid_sample + cosine to float rounding."""
+    ``own`` (B, 2, h, w): the target pixels to evaluate (default: all; phi_TR and round_trip given at them);
+    on finer grids these are sampled from their 4 corner rows (:func:`_sampled_cosines`).
+    All routes equal grid_sample + cosine to float rounding."""
     B = ft.shape[0]
     FT, FR = ft.flatten(2), fr.flatten(2)  # (B, C, n)
     if FT.shape[-1] * FR.shape[-1] <= gram_limit:
-        own = identity_field(*size_T, B, device=ft.device)
+        own = identity_field(*size_T, B, device=ft.device) if own is None else own
         ia, wa = _bilinear(own, size_T, tuple(ft.shape[-2:]), ft.dtype)
         ib, wb = _bilinear(phi_TR, size_R, tuple(fr.shape[-2:]), ft.dtype)
         ic, wc = _bilinear(round_trip, size_T, tuple(ft.shape[-2:]), ft.dtype)
@@ -117,6 +121,8 @@ def _layer_cosines(ft: Tensor, fr: Tensor, phi_TR: Tensor, round_trip: Tensor, s
         aa, bb, cc = (_quadratic(G_TT, ia, wa, ia, wa), _quadratic(G_RR, ib, wb, ib, wb),
                       _quadratic(G_TT, ic, wc, ic, wc))
         ab, cb = _quadratic(G_TR, ia, wa, ib, wb), _quadratic(G_TR, ic, wc, ib, wb)
+    elif own is not None:
+        return _sampled_cosines(ft, fr, own, phi_TR, round_trip, size_T, size_R)
     else:
         rows_T, rows_R = _pixel_rows(ft, size_T), _pixel_rows(fr, size_R)
         a, b, c = rows_T, _rows_at(rows_R, phi_TR, size_R[1]), _rows_at(rows_T, round_trip, size_T[1])
@@ -127,8 +133,44 @@ def _layer_cosines(ft: Tensor, fr: Tensor, phi_TR: Tensor, round_trip: Tensor, s
     return fwd, bid
 
 
+def _corner_rows(rows: Tensor, idx: Tensor, wts: Tensor) -> Tensor:
+    """Bilinear samples from channels-last rows (n, C) at corners idx (N, 4) with weights wts (N, 4) -> (N, C)."""
+    return torch.bmm(wts[:, None, :], rows.index_select(0, idx.flatten()).view(*idx.shape, -1))[:, 0]
+
+
+def _sampled_cosines(ft: Tensor, fr: Tensor, own: Tensor, phi_TR: Tensor, round_trip: Tensor,
+                     size_T: tuple[int, int], size_R: tuple[int, int], chunk: int = MAP_CHUNK) -> tuple[Tensor, Tensor]:
+    """:func:`_layer_cosines` at chosen target pixels ``own`` (B, 2, h, w), with phi_T->R and the round trip at
+    those pixels: the same grid_sample numbers, from the 4 corner rows of each sample, ``chunk`` positions at
+    a time (memory bounded whatever the image size). Returns forward and bidirectional cosines (B, h w)."""
+    B = ft.shape[0]
+    rows_T, rows_R = ft.flatten(2).mT.contiguous(), fr.flatten(2).mT.contiguous()  # (B, n, C)
+    (ia, wa), (ib, wb), (ic, wc) = (_bilinear(at, size, tuple(f.shape[-2:]), ft.dtype) for at, size, f in
+                                    ((own, size_T, ft), (phi_TR, size_R, fr), (round_trip, size_T, ft)))
+    fwd, bid = torch.empty(B, ia.shape[1], dtype=ft.dtype, device=ft.device), torch.empty_like(wa[..., 0])
+    for b in range(B):
+        for i in range(0, ia.shape[1], chunk):
+            part = slice(i, i + chunk)
+            a = _corner_rows(rows_T[b], ia[b, part], wa[b, part])
+            v = _corner_rows(rows_R[b], ib[b, part], wb[b, part])
+            c = _corner_rows(rows_T[b], ic[b, part], wc[b, part])
+            aa, vv, cc = a.square().sum(-1), v.square().sum(-1), c.square().sum(-1)
+            fwd[b, part] = (a * v).sum(-1) * (aa * vv).clamp_min(EPS**2).rsqrt()
+            bid[b, part] = (c * v).sum(-1) * (vv * cc).clamp_min(EPS**2).rsqrt()
+    return fwd, bid
+
+
+def map_stride(size: tuple[int, int], max_pixels: int = MAP_PIXELS) -> int:
+    """The sub-grid stride k of :func:`similarity_maps` for a target of ``size`` (H, W): 1 (every pixel) up to
+    ``max_pixels`` pixels, else the smallest k with (H / k) (W / k) <= max_pixels."""
+    k = 1
+    while -(-size[0] // k) * -(-size[1] // k) > max_pixels:
+        k += 1
+    return k
+
+
 def similarity_maps(feats_T: Mapping[str, Tensor], feats_R: Mapping[str, Tensor], phi_TR: Tensor,
-                    phi_RT: Tensor, gram_limit: int = GRAM_LIMIT) -> Tensor:
+                    phi_RT: Tensor, gram_limit: int = GRAM_LIMIT, max_pixels: int = MAP_PIXELS) -> Tensor:
     """The 2 L similarity maps of a feature pyramid (L layers), at the target's image resolution.
 
     feats_T, feats_R: {layer: (B, C_l, h_l, w_l)} with the same layer names in the same order (e.g.
@@ -141,6 +183,10 @@ def similarity_maps(feats_T: Mapping[str, Tensor], feats_R: Mapping[str, Tensor]
     The samples are grid_sample's (bilinear, align_corners=False, border), computed through Gram matrices
     on coarse layers (``gram_limit``: the largest h_T w_T x h_R w_R done that way) and channels-last
     gathers on fine ones; both give grid_sample's numbers to float rounding, several times faster.
+    Deviation, above ``max_pixels`` target pixels (DEC's demos stop at 256 on the short side): the maps are
+    evaluated exactly at the centres of k x k pixel blocks (k = :func:`map_stride`) and upsampled bilinearly,
+    so that their cost stays bounded (k = 3 at 1024 x 768); the effect on the maps is measured in
+    ``make bench`` (benchmarks/bench_scaling.py).
     """
     layers = check_pyramids(feats_T, feats_R)
     B = feats_T[layers[0]].shape[0] if feats_T[layers[0]].dim() == 4 else 1
@@ -150,6 +196,9 @@ def similarity_maps(feats_T: Mapping[str, Tensor], feats_R: Mapping[str, Tensor]
     H_R, W_R = phi_RT.shape[-2:]
     phi_TR = check_field(phi_TR, "phi_TR", target=(H_R, W_R))
     round_trip = warp(phi_RT, phi_TR)  # phi_R->T(phi_T->R(p)), (B, 2, H_T, W_T)
+    k = map_stride((H_T, W_T), checks.positive_int(max_pixels, "max_pixels"))
+    if k > 1:
+        return _subgrid_maps(feats_T, feats_R, layers, phi_TR, round_trip, (H_R, W_R), k, gram_limit)
     fwd, bid = [], []
     for layer in layers:
         ft = checks.features(feats_T[layer], "feats_T")
@@ -160,3 +209,22 @@ def similarity_maps(feats_T: Mapping[str, Tensor], feats_R: Mapping[str, Tensor]
         bid.append(b.view(B, H_T, W_T))
     return torch.stack(fwd + bid, dim=1)
 
+
+
+def _subgrid_maps(feats_T: Mapping[str, Tensor], feats_R: Mapping[str, Tensor], layers: list[str], phi_TR: Tensor,
+                  round_trip: Tensor, size_R: tuple[int, int], k: int, gram_limit: int) -> Tensor:
+    """:func:`similarity_maps` evaluated at the centres of k x k pixel blocks, then upsampled bilinearly."""
+    B, _, H_T, W_T = phi_TR.shape
+    ys = torch.arange(k // 2, H_T + k // 2, k, device=phi_TR.device).clamp(max=H_T - 1)
+    xs = torch.arange(k // 2, W_T + k // 2, k, device=phi_TR.device).clamp(max=W_T - 1)
+    own = torch.stack(torch.meshgrid(ys, xs, indexing="ij"))[None].expand(B, 2, len(ys), len(xs))
+    at_phi, at_rt = phi_TR[:, :, ys][:, :, :, xs], round_trip[:, :, ys][:, :, :, xs]
+    maps = [], []
+    for layer in layers:
+        ft = checks.features(feats_T[layer], "feats_T")
+        fr = checks.features(feats_R[layer], "feats_R").to(ft)
+        for out, m in zip(maps, _layer_cosines(ft, fr, at_phi.to(ft.device), at_rt.to(ft.device), (H_T, W_T), size_R,
+                                               gram_limit, own.to(ft.device))):
+            out.append(m.view(B, len(ys), len(xs)))
+    small = torch.stack(maps[0] + maps[1], dim=1)
+    return F.interpolate(small, size=(H_T, W_T), mode="bilinear", align_corners=False)
