@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_scenes.py
 	$(PY) benchmarks/bench_matching.py
 	$(PY) benchmarks/bench_colornet.py
+	OUT=$(OUT) $(PY) benchmarks/bench_scaling.py
 
 clean-venv:
 	rm -rf $(VENV)

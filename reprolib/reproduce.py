@@ -3,7 +3,9 @@
 Each experiment is a study's ``run(out, quick, step) -> (results, markdown)`` (:mod:`reprolib.studies`): it
 writes its figures into ``out`` (an OutputDir, which refuses names outside the folder), reports progress
 through ``step``, and returns its numbers for ``results.json`` (one top-level key per experiment) and its
-section of ``REPORT.md``.
+section of ``REPORT.md`` (kept as ``report/NAME.md``). The benchmarks of ``OPTIONAL`` run only when named
+(``--only scaling``, ``make bench``). A run with ``only`` updates its experiments in an existing
+results.json and REPORT.md and keeps the others, each with its own run's meta (``meta["runs"]``).
 """
 from __future__ import annotations
 
@@ -11,12 +13,13 @@ import json
 import platform
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
 from .core.files import OutputDir
-from .studies import colour_eval, features_study, insertion_study, lab_study, matching_study, photo_study
+from .studies import colour_eval, features_study, insertion_study, lab_study, matching_study, photo_study, scaling
 from .studies.report import Step
 
 EXPERIMENTS: dict[str, Callable[[OutputDir, bool, Step], tuple[dict, str]]] = {
@@ -26,26 +29,35 @@ EXPERIMENTS: dict[str, Callable[[OutputDir, bool, Step], tuple[dict, str]]] = {
     "colorization": colour_eval.run,
     "insertion": insertion_study.run,
     "photos": photo_study.run,
+    "scaling": scaling.run,
 }
+OPTIONAL = ("scaling",)  # timings that need a quiet machine and minutes: run when named (make bench)
 
 
 def reproduce(out_dir: str = "results", quick: bool = False, progress: bool = True,
               only: Sequence[str] | None = None) -> dict:
-    """Run every experiment (or those named in ``only``) into ``out_dir``; returns what it wrote to results.json."""
+    """Run every experiment but ``OPTIONAL`` (or those named in ``only``) into ``out_dir``; returns what it
+    wrote to results.json (with ``only``: the file's other experiments kept from their earlier runs)."""
     unknown = sorted(set(only or ()) - set(EXPERIMENTS))
     if unknown or (only is not None and not only):
         raise ValueError(f"unknown experiment {', '.join(unknown) or '(none named)'}; known: {', '.join(EXPERIMENTS)}")
-    chosen = {name: run for name, run in EXPERIMENTS.items() if only is None or name in only}
+    chosen = {name: run for name, run in EXPERIMENTS.items()
+              if (name in only if only is not None else name not in OPTIONAL)}
     out = OutputDir(out_dir)
+    kept = _earlier(out.root) if only is not None else {}
     torch.manual_seed(0)
     started = time.perf_counter()
-    results: dict = {}
-    sections = []
+    command = "python -m reprolib reproduce" + (" --quick" if quick else "") + (
+        f" --only {','.join(chosen)}" if only is not None else "")
+    results: dict = {k: v for k, v in kept.items() if k in EXPERIMENTS and k not in chosen}
+    runs = {k: v for k, v in kept.get("meta", {}).get("runs", {}).items() if k in results}
     with tqdm(total=len(chosen), desc="reproduce", unit="experiment", disable=not progress) as bar:
         for name, experiment in chosen.items():
+            t0 = time.perf_counter()
             res, md = experiment(out, quick, lambda msg: bar.set_postfix_str(msg, refresh=True))
             results[name] = res
-            sections.append(md)
+            runs[name] = {"command": command, "quick": quick, "seconds": round(time.perf_counter() - t0, 1)}
+            out.write_text(f"report/{name}.md", md)
             bar.update()
     meta = {
         "quick": quick,
@@ -55,15 +67,28 @@ def reproduce(out_dir: str = "results", quick: bool = False, progress: bool = Tr
         "threads": torch.get_num_threads(),
         "machine": platform.machine(),
         "python": platform.python_version(),
+        "runs": {k: runs[k] for k in EXPERIMENTS if k in runs},
     }
+    results = {k: results[k] for k in EXPERIMENTS if k in results}
     results["meta"] = meta
     out.write_text("results.json", json.dumps(results, indent=2) + "\n")
+    others = [k for k in results if k in EXPERIMENTS and k not in chosen]
     header = (
-        "# Reproduction report\n\nWritten by `python -m reprolib reproduce"
-        + (" --quick" if quick else "")
-        + (f" --only {','.join(chosen)}" if only is not None else "")
-        + f"` in {meta['seconds']} s (torch {meta['torch']}, {meta['threads']} threads). "
-        "Figures are in `figures/`; every number is in `results.json`.\n\n"
+        f"# Reproduction report\n\nWritten by `{command}` in {meta['seconds']} s (torch {meta['torch']}, "
+        f"{meta['threads']} threads)"
+        + (f"; kept from earlier runs in this folder: {', '.join(others)} (their commands in results.json, "
+           "meta.runs)" if others else "")
+        + ". Figures are in `figures/`; every number is in `results.json`.\n\n"
     )
+    sections = [out.path(f"report/{k}.md").read_text() for k in results if k in EXPERIMENTS]
     out.write_text("REPORT.md", header + "\n".join(sections))
     return results
+
+
+def _earlier(folder: Path) -> dict:
+    """The results.json already in ``folder`` whose experiments still have their report sections, else {}."""
+    try:
+        earlier = json.loads((folder / "results.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in earlier.items() if k == "meta" or (folder / "report" / f"{k}.md").is_file()}

@@ -24,7 +24,8 @@ def test_reproduce_writes_results_and_report(tmp_path, monkeypatch):
 
 
 def test_every_experiment_is_registered():
-    assert list(rep.EXPERIMENTS) == ["lab", "features", "matching", "colorization", "insertion", "photos"]
+    assert list(rep.EXPERIMENTS) == ["lab", "features", "matching", "colorization", "insertion", "photos", "scaling"]
+    assert rep.OPTIONAL == ("scaling",)
 
 
 def test_only_runs_the_named_experiments(tmp_path, monkeypatch):
@@ -40,3 +41,22 @@ def test_only_names_an_unknown_experiment(tmp_path):
     with pytest.raises(ValueError, match="unknown experiment photo; known: lab, features"):
         rep.reproduce(tmp_path / "out", progress=False, only=["photo"])
     assert not (tmp_path / "out").exists()
+
+
+def test_optional_experiments_run_when_named_and_update_the_earlier_results(tmp_path, monkeypatch):
+    ran = []
+
+    def experiment(name, value):
+        return lambda out, quick, step: (ran.append(name) or {"value": value}, f"## {name.upper()} {value}\n")
+
+    monkeypatch.setattr(rep, "EXPERIMENTS", {"a": experiment("a", 1), "scaling": experiment("scaling", 2)})
+    rep.reproduce(tmp_path / "out", progress=False)
+    assert ran == ["a"]  # the benchmark only when named
+    monkeypatch.setattr(rep, "EXPERIMENTS", {"a": experiment("a", 9), "scaling": experiment("scaling", 3)})
+    results = rep.reproduce(tmp_path / "out", progress=False, only=["scaling"])
+    assert ran == ["a", "scaling"]
+    written = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert written == results and written["a"] == {"value": 1} and written["scaling"] == {"value": 3}
+    assert set(written["meta"]["runs"]) == {"a", "scaling"} and "--only" not in written["meta"]["runs"]["a"]["command"]
+    report = (tmp_path / "out" / "REPORT.md").read_text()
+    assert "## A 1" in report and "## SCALING 3" in report and "kept from earlier runs in this folder: a" in report

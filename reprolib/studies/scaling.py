@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -50,7 +51,7 @@ def _extractor(name: str):
 
     try:
         model = load_extractor(name)
-        return model, model.source
+        return model, re.sub(r"(/[^\s/()]+)+/", "", model.source)  # no machine paths in results.json
     except (FileNotFoundError, ValueError):
         if name != "vgg16":
             raise
