@@ -87,19 +87,21 @@ class PhotoPage:
         self._quiet = False  # set while the page moves its own controls
 
         names = list_photos()
-        self.target_upload = w.FileUpload(accept=ACCEPT, multiple=False, description="upload a target photo", icon="")
+        self.target_upload = w.FileUpload(accept=ACCEPT, multiple=False, description="upload a target photo", icon="",
+                                          layout=w.Layout(width="auto"))
         self.target_choice = w.Dropdown(options=names, value=self.target.name if self.target.name in names else None,
-                                        description="or shipped", layout=w.Layout(width="420px"))
+                                        description="or shipped", layout=w.Layout(width="360px"))
         self.target_info = w.HTML()
-        self.reference_upload = w.FileUpload(accept=ACCEPT, multiple=True, description="upload references", icon="")
-        self.clear_uploads = w.Button(description="remove uploaded references")
+        self.reference_upload = w.FileUpload(accept=ACCEPT, multiple=True, description="upload references", icon="",
+                                             layout=w.Layout(width="auto"))
+        self.clear_uploads = w.Button(description="remove uploaded references", layout=w.Layout(width="auto"))
         self.reference_choice = w.SelectMultiple(options=names, value=tuple(references), rows=6,
-                                                 description="shipped", layout=w.Layout(width="420px"))
+                                                 description="shipped", layout=w.Layout(width="400px"))
         self.message = w.HTML()
         self.size = w.IntSlider(value=size, min=SIZES[0], max=SIZES[1], step=32, description="working size",
                                 continuous_update=False, style={"description_width": "initial"})
         self.method = w.ToggleButtons(options=methods, value=method if method in methods else methods[0],
-                                      description="method")
+                                      description="method", style={"button_width": "110px"})
         self.exemplar = w.IntSlider(value=1, min=1, max=1, description="exemplar", continuous_update=False)
         self.ranking = w.HTML()
         self.status = w.HTML()
@@ -118,20 +120,24 @@ class PhotoPage:
         for control in (self.size, self.method, self.exemplar):
             control.observe(self._guard(lambda _: self.show()), names="value")
 
-        heading = "<h3 style='margin:0.6em 0 0.2em'>{}</h3>".format
-        self.widget = w.VBox([
+        heading = "<h3 style='margin:0.3em 0 0.1em'>{}</h3>".format
+        target = w.VBox([
             w.HTML(heading("1. Target") + f"<small>Gray or colour (a colour photo is used through its lightness "
-                   f"L* only). JPEG, PNG, TIFF, ... up to {MAX_UPLOAD_BYTES // 2**20} MB and "
+                   f"L* only); JPEG, PNG, TIFF, ... up to {MAX_UPLOAD_BYTES // 2**20} MB and "
                    f"{MAX_UPLOAD_PIXELS // 10**6} megapixels.</small>"),
             w.HBox([self.target_upload, self.target_choice]), self.target_info,
-            w.HTML(heading("2. References") + "<small>Uploaded ones and the shipped photos selected below "
-                   "(Ctrl-click to select several); ranked for the target by retrieval.</small>"),
+        ], layout=w.Layout(width="50%"))
+        references = w.VBox([
+            w.HTML(heading("2. References") + "<small>Uploaded ones and the shipped photos selected here "
+                   "(Ctrl-click for several), ranked for the target by retrieval.</small>"),
             w.HBox([self.reference_upload, self.clear_uploads]), self.reference_choice,
-            self.message,
+        ], layout=w.Layout(width="50%"))
+        self.widget = w.VBox([
+            w.HBox([target, references]), self.message,
             w.HTML(heading("3. Pick the exemplar") + "<small>Move the slider, or focus it and press the arrow "
-                   "keys.</small>"),
-            w.HBox([self.size, self.method]), w.HTML(self._method_note(methods)),
-            self.exemplar, self.ranking, self.status, self.image, self.download,
+                   "keys. " + self._method_note(methods) + "</small>"),
+            w.HBox([self.exemplar, self.size, self.method]),
+            self.ranking, self.status, self.image, self.download,
         ])
         self._rebuild()
 
@@ -143,6 +149,7 @@ class PhotoPage:
             if self._quiet:
                 return
             try:
+                self._say("")  # a message belongs to the last action
                 action(change)
             except ValueError as error:  # ImageError is one
                 self._say(str(error))
@@ -153,9 +160,8 @@ class PhotoPage:
                     self.status.value = self._last_status
         return run
 
-    def _say(self, text: str, error: bool = True) -> None:
-        colour = "#b00020" if error else "#1b5e20"
-        self.message.value = (f"<div role='alert' style='color:{colour};font-weight:600;margin:0.4em 0'>"
+    def _say(self, text: str) -> None:
+        self.message.value = (f"<div role='alert' style='color:#b00020;font-weight:600;margin:0.4em 0'>"
                               f"{html.escape(text)}</div>" if text else "")
 
     def _quietly(self, widget, **values) -> None:
@@ -174,7 +180,6 @@ class PhotoPage:
     def _on_target_upload(self, change) -> None:
         files = self._files(self.target_upload)
         if files:
-            self._say("")
             target = uploaded(files[0][1], files[0][0])  # a bad file stops here: the page keeps its target
             self.target = target
             self._quietly(self.target_choice, value=None)
@@ -182,7 +187,6 @@ class PhotoPage:
 
     def _on_target_choice(self, change) -> None:
         if change["new"] is not None:
-            self._say("")
             self.target = self._shipped_photo(change["new"])
             self._rebuild()
 
@@ -194,13 +198,12 @@ class PhotoPage:
                 self.uploaded_references.append(uploaded(content, name))
             except ValueError as error:
                 problems.append(str(error))
-        self._say("; ".join(problems))
         if len(problems) < len(files):
             self._rebuild()
+        self._say("; ".join(problems))
 
     def _on_clear(self, _) -> None:
         self.uploaded_references = []
-        self._say("")
         self._rebuild()
 
     def _shipped_photo(self, name: str) -> Photo:
@@ -244,9 +247,10 @@ class PhotoPage:
         self.download.value = (f"<a class='jupyter-button widget-button reprolib-download-link' "
                                f"download='{html.escape(result_filename(session, index))}' "
                                f"href='{_data_url('image/png', result)}' style='display:inline-block;"
-                               f"padding:0.3em 1em;text-decoration:none;line-height:2'>download the result "
+                               f"width:auto;padding:0 1em;text-decoration:none'>download the result "
                                f"(PNG, {w} x {h} px, the target's size)</a>")
-        self._last_status = f"done: {html.escape(self.panel.title)}"
+        self._last_status = (f"exemplar {index + 1} of {len(session)}: coloured in {self.panel.seconds:.1f} s "
+                             f"(working size {self.size.value}, {self.method.value})")
         self.status.value = self._last_status
 
     def _ranking_html(self, current: int) -> str:
@@ -255,10 +259,9 @@ class PhotoPage:
                                                       self._thumbnails)):
             border = "3px solid #1976d2" if i == current else "3px solid transparent"
             name = html.escape(photo.name if len(photo.name) <= 24 else photo.name[:21] + "...")
-            cells.append(f"<figure style='margin:0 6px 0 0;text-align:center;font-size:11px'>"
-                         f"<img src='{thumb}' alt='' "
-                         f"style='height:72px;border:{border}'><figcaption>#{i + 1} {name}<br>"
-                         f"score {score:.3f}{' (uploaded)' if photo.source == 'uploaded' else ''}"
+            cells.append(f"<figure style='margin:0 6px 0 0;text-align:center;font-size:11px;line-height:1.3'>"
+                         f"<img src='{thumb}' alt='' style='height:72px;border:{border}'><figcaption>"
+                         f"#{i + 1} {name}<br>score {score:.3f}{' (uploaded)' if photo.source == 'uploaded' else ''}"
                          f"</figcaption></figure>")
         return ("<div style='font-size:12px;margin:0.3em 0'>candidates, best recommended first (score: "
                 "retrieval on L*, higher is more alike):</div><div style='display:flex;flex-wrap:wrap'>"
@@ -268,9 +271,8 @@ class PhotoPage:
     def _method_note(methods: tuple[str, ...]) -> str:
         if "attention" in methods:
             return ""
-        return ("<small>exact: nearest neighbours on a hypercolumn with mirrored candidates; patchmatch: DEC's "
-                f"coarse-to-fine PatchMatch. (attention is not offered: it compares {', '.join(VID_LAYERS)}, "
-                "which the photo gray-VGG does not have.)</small>")
+        return (f"Method attention is not offered: it compares {', '.join(VID_LAYERS)}, which this gray-VGG "
+                "does not have.")
 
 
 def photo_page(query: str = "", **options):

@@ -89,7 +89,7 @@ def test_the_page_takes_uploads_and_reports_bad_ones(photo_pair, photo_features)
     assert p.exemplar.max == 2 and "(uploaded)" in p.ranking.value
     before = bytes(p.image.value)
     p.exemplar.value = 2
-    assert bytes(p.image.value) != before and "done: exemplar 2/2" in p.status.value
+    assert bytes(p.image.value) != before and "exemplar 2 of 2: coloured in" in p.status.value
     href = p.download.value.split("href='data:image/png;base64,")[1].split("'")[0]
     assert Image.open(io.BytesIO(base64.b64decode(href))).size == (t.shape[2], t.shape[1])
 
