@@ -14,6 +14,7 @@ import base64
 import html
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 from urllib.parse import parse_qs
 
 import torch
@@ -27,7 +28,6 @@ from .photo_page import (
     DEFAULT_SIZE,
     DEFAULT_TARGET,
     SIZES,
-    Panel,
     Photo,
     Session,
     compute_panel,
@@ -42,11 +42,20 @@ from .photo_page import (
 from .uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_PIXELS, is_colour, thumbnail_jpeg
 
 ACCEPT = "image/*"  # what the file choosers offer (any file can still be chosen; it is checked here)
-CACHE = 8  # panels kept (the result PNGs of large photos take a few MB each)
+CACHE_BYTES = 200 * 2**20  # panels kept, oldest dropped first (a 16-megapixel result's PNG takes ~30 MB)
 SPINNER = ("<style>@keyframes reprolib-spin {to {transform: rotate(360deg)}}</style>"
            "<span style='display:inline-block;width:0.9em;height:0.9em;border:0.2em solid #ccc;"
            "border-top-color:#1976d2;border-radius:50%;animation:reprolib-spin 0.8s linear infinite;"
            "vertical-align:middle'></span>")
+
+
+class Shown(NamedTuple):
+    """What the page keeps of a computed panel: the panel's PNG, the full-size result's PNG, its (H, W), seconds."""
+
+    png: bytes
+    result: bytes
+    size: tuple[int, int]
+    seconds: float
 
 
 def _data_url(mime: str, data: bytes) -> str:
@@ -78,9 +87,8 @@ class PhotoPage:
         self.target: Photo = shipped(target) if isinstance(target, str) else target
         self.uploaded_references: list[Photo] = []
         self.session: Session | None = None
-        self.panel: Panel | None = None
         self._generation = 0  # one per session: the panel cache's keys start with it
-        self._cache: OrderedDict[tuple, tuple[Panel, bytes, bytes]] = OrderedDict()
+        self._cache: OrderedDict[tuple, Shown] = OrderedDict()
         self._shipped: dict[str, Photo] = {}
         self._thumbnails: list[str] = []  # data: URLs of the candidates' thumbnails, in ranked order
         self._last_status = ""
@@ -236,20 +244,20 @@ class PhotoPage:
                                  f"{self.size.value} ({self.method.value}) ...")
             with torch.no_grad():
                 panel = compute_panel(session, index, self.size.value, self.method.value)
-            self._cache[key] = (panel, panel_png(panel), result_png(panel))
-            while len(self._cache) > CACHE:
+            self._cache[key] = Shown(panel_png(panel), result_png(panel), tuple(panel.result.shape[-2:]), panel.seconds)
+            while len(self._cache) > 1 and sum(len(v.png) + len(v.result) for v in self._cache.values()) > CACHE_BYTES:
                 self._cache.popitem(last=False)
         self._cache.move_to_end(key)
-        self.panel, png, result = self._cache[key]
-        self.image.value = png
+        shown = self._cache[key]
+        self.image.value = shown.png
         self.ranking.value = self._ranking_html(index)
-        h, w = self.panel.result.shape[-2:]
+        h, w = shown.size
         self.download.value = (f"<a class='jupyter-button widget-button reprolib-download-link' "
                                f"download='{html.escape(result_filename(session, index))}' "
-                               f"href='{_data_url('image/png', result)}' style='display:inline-block;"
+                               f"href='{_data_url('image/png', shown.result)}' style='display:inline-block;"
                                f"width:auto;padding:0 1em;text-decoration:none'>download the result "
                                f"(PNG, {w} x {h} px, the target's size)</a>")
-        self._last_status = (f"exemplar {index + 1} of {len(session)}: coloured in {self.panel.seconds:.1f} s "
+        self._last_status = (f"exemplar {index + 1} of {len(session)}: coloured in {shown.seconds:.1f} s "
                              f"(working size {self.size.value}, {self.method.value})")
         self.status.value = self._last_status
 
