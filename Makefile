@@ -27,10 +27,11 @@ test: $(STAMP)
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks
 
-# The exemplar picker as a web page on this machine only (the kernel behind it does the work).
+# Colour your own photos in the browser, on this machine only (the kernel behind the page does the work);
+# app/voila.json: loopback only, and uploads up to 128 MB per message on the page's websocket.
 PICKER_PORT ?= 8866
 picker: $(STAMP)
-	$(VENV)/bin/voila app/exemplar_picker.ipynb --Voila.ip=127.0.0.1 --port=$(PICKER_PORT)
+	$(VENV)/bin/voila app/exemplar_picker.ipynb --Voila.config_file_paths=app --Voila.ip=127.0.0.1 --port=$(PICKER_PORT)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_color.py

@@ -1,4 +1,4 @@
-"""The exemplar picker: a slider over candidate references, best recommended first (notebook 03, ``make picker``).
+"""The exemplar picker of notebook 03: a slider over candidate references, best recommended first (synthetic world).
 
 The logic is :func:`picker_panel`, a plain function (tested by pytest): for candidate ``index`` it
 colorizes the target and returns the five pictures the picker shows, target, reference, warped reference

@@ -1,9 +1,11 @@
-"""End to end: the exemplar picker page, served by Voila and used in a real headless Chromium.
+"""End to end: the colour-your-own-photos page, served by Voila and used in a real headless Chromium.
 
 A widget can pass every Python test and still show nothing in a browser. This test does what a reader
-does: it opens the page that `make picker` serves, waits for the slider, moves it to the next exemplar
-with the keyboard, and checks that the picture on the page changes. The kernel behind the page does the
-work; the browser only shows it.
+does on the page that `make picker` serves: it uploads a target through the page's file chooser (a shipped
+photo, then a broken file, which must give a message and leave the page working), downloads the result and
+checks its size, moves the exemplar slider with the keyboard, checks that the picture and the downloaded
+result change, and that the page left no upload on disk and wrote nothing into the repository. The kernel
+behind the page does the work; the browser only shows it.
 
 Needs Debian's `chromium` (or `$REPROLIB_CHROMIUM`), Voila and Playwright's Python package (the `test`
 extra); Playwright drives the installed Chromium and never downloads a browser of its own. Skipped with
@@ -15,6 +17,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -30,11 +33,13 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "app" / "exemplar_picker.ipynb"
+PHOTOS = REPO / "reprolib" / "data" / "photos"
 ARTEFACTS = Path(os.environ.get("REPROLIB_ARTEFACTS", REPO / "build")) / "browser"
 
 SERVER_START_S = 60  # Voila listening on its port
 PAGE_READY_S = 180  # kernel started, notebook executed, slider rendered (first panel computed)
-RESULT_CHANGE_S = 120  # one recomputation of the panel after the slider moved
+RESULT_CHANGE_S = 120  # one recomputation of the panel (after an upload or a move of the slider)
+WORKING_SIZE = 128  # the page's smallest working size (?size=128), to keep the test short
 
 # Chromium has no internet here, and a test must not call out anyway: the features that talk to a server
 # of their own on start or in the background are switched off. Chromium 156 still asks for two names at
@@ -149,14 +154,19 @@ def _stop(proc: subprocess.Popen) -> None:
 
 @pytest.fixture
 def picker_server(needs, tmp_path):
-    """Voila serving app/exemplar_picker.ipynb on a free loopback port; yields the page's URL."""
+    """Voila serving app/exemplar_picker.ipynb on a free loopback port, as `make picker` does (the settings in
+    app/voila.json); yields the page's URL and the server's log. The kernel's temporary folder is
+    tmp_path/"tmp", so that the test can see what the page leaves there."""
     port = _free_port()
     env = dict(os.environ)
     env["JUPYTER_RUNTIME_DIR"] = str(tmp_path / "runtime")  # connection files stay out of ~
+    (tmp_path / "tmp").mkdir()
+    env["TMPDIR"] = str(tmp_path / "tmp")
     log = open(tmp_path / "voila.log", "wb")
     cmd = [
         sys.executable, "-m", "voila", str(NOTEBOOK),
         "--no-browser",
+        "--Voila.config_file_paths=app",
         "--Voila.ip=127.0.0.1",
         f"--port={port}",
         "--Voila.port_retries=0",
@@ -232,11 +242,37 @@ def _names_refused(netlog: Path) -> list[str]:
     return sorted(hosts)
 
 
+def _repository_state() -> set[str]:
+    """What `git status` shows, ignored files included, less build/ (the artefacts) and Python's caches."""
+    out = subprocess.run(["git", "status", "--porcelain", "--ignored=matching", "--untracked-files=all"], cwd=REPO,
+                         capture_output=True, text=True, check=True).stdout
+    return {line for line in out.splitlines() if "__pycache__" not in line and not line[3:].startswith("build/")}
+
+
+def _upload(page, which: str, path: Path) -> None:
+    """Choose ``path`` in the page's file chooser of the upload button ``which`` ("target" or "reference")."""
+    with page.expect_file_chooser() as chooser:
+        page.locator(f".reprolib-{which}-upload").click()
+    chooser.value.set_files(path)
+
+
+def _download(page, sync_api) -> tuple[str, bytes]:
+    with page.expect_download(timeout=RESULT_CHANGE_S * 1000) as download:
+        page.locator(".reprolib-download-link").click()
+    return download.value.suggested_filename, Path(download.value.path()).read_bytes()
+
+
 @pytest.mark.browser
-def test_moving_the_slider_changes_the_picture(needs, picker_server, tmp_path):
+def test_colour_an_uploaded_photo_pick_and_download(needs, picker_server, tmp_path):
     chromium, sync_api = needs
     url, server_log = picker_server
+    expect, wait = sync_api.expect, RESULT_CHANGE_S * 1000  # ms, for each step that waits on the kernel
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    repository_before = _repository_state()
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes((PHOTOS / "chelsea.jpg").read_bytes()[:3000])  # a JPEG cut short
+    with Image.open(PHOTOS / "chelsea.jpg") as im:
+        target_size = im.size
     netlog = tmp_path / "netlog.json"
     args = NO_CALLING_OUT + HEADLESS + [
         f"--user-data-dir={tmp_path / 'profile'}",  # a new empty profile
@@ -248,42 +284,69 @@ def test_moving_the_slider_changes_the_picture(needs, picker_server, tmp_path):
         # ignore_default_args: the command line is exactly the list above, nothing added by the driver
         browser = pw.chromium.launch(executable_path=chromium, ignore_default_args=True, args=args)
         try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
-            page.goto(url, timeout=PAGE_READY_S * 1000)
+            # tall enough for the whole page: Voila's page scrolls inside a box, which full_page screenshots miss
+            page = browser.new_page(viewport={"width": 1200, "height": 1500}, accept_downloads=True)
+            page.set_default_timeout(RESULT_CHANGE_S * 1000)
+            page.goto(f"{url}?size={WORKING_SIZE}", timeout=PAGE_READY_S * 1000)
 
             slider = page.locator(".widget-slider", has=page.locator(".widget-label", has_text="exemplar"))
             try:
                 slider.wait_for(state="visible", timeout=PAGE_READY_S * 1000)
             except sync_api.TimeoutError:
-                page.screenshot(path=ARTEFACTS / "exemplar_picker_failed.png", full_page=True)
+                page.screenshot(path=ARTEFACTS / "photo_page_failed.png", full_page=True)
                 pytest.fail(f"no 'exemplar' slider on the page after {PAGE_READY_S} s; Voila said:\n{server_log()}")
-            image = page.locator("img.widget-image")
-            sync_api.expect(image).to_have_count(1)
-            image.evaluate("img => img.decode()")  # the first panel is loaded and decoded
-            assert image.evaluate("img => img.naturalWidth * img.naturalHeight") > 0, "the picker shows an empty image"
+            image, link = page.locator("img.reprolib-panel"), page.locator(".reprolib-download-link")
+            info, message = page.locator(".reprolib-target-info"), page.locator(".reprolib-message")
+            expect(image).to_have_count(1, timeout=wait)
+            expect(link).to_have_attribute("download", re.compile(r"^aitzgorri.*\.png$"), timeout=wait)
+            page.screenshot(path=ARTEFACTS / "photo_page_start.png")  # the page as it opens (README's picture)
 
-            handle = slider.locator(".noUi-handle")
-            value_before = handle.get_attribute("aria-valuenow")
-            src_before = image.get_attribute("src")
+            # A shipped colour photo as the visitor's target, through the page's file chooser.
+            src_default = image.get_attribute("src")
+            _upload(page, "target", PHOTOS / "chelsea.jpg")
+            expect(link).to_have_attribute("download", re.compile(r"^chelsea_from_.*\.png$"), timeout=wait)
+            expect(info).to_contain_text("chelsea.jpg (uploaded, 451 x 300 px)", timeout=wait)
+            expect(info).to_contain_text("only its lightness L* is used", timeout=wait)
+            expect(image).not_to_have_attribute("src", src_default, timeout=wait)
+            image.evaluate("img => img.decode()")
+            assert image.evaluate("img => img.naturalWidth * img.naturalHeight") > 0, "the page shows an empty panel"
+
+            # A broken file: a message on the page, and the page keeps its target and panel.
+            src_first = image.get_attribute("src")
+            _upload(page, "target", broken)
+            expect(message).to_contain_text("broken.jpg: truncated or corrupt", timeout=wait)
+            page.screenshot(path=ARTEFACTS / "photo_page_bad_upload.png", full_page=True)
+            expect(info).to_contain_text("chelsea.jpg", timeout=wait)
+            assert image.get_attribute("src") == src_first
             shot_before = image.screenshot()
-            page.screenshot(path=ARTEFACTS / "exemplar_picker_before.png", full_page=True)
-            assert _pixels(shot_before).std() > 1.0, "the picker's first picture is blank"
+            assert _pixels(shot_before).std() > 1.0, "the page's first panel is blank"
+            name_first, png_first = _download(page, sync_api)
 
+            # The next exemplar, as a reader does with the keyboard; the page still answers.
+            handle = slider.locator(".noUi-handle")
             handle.focus()
-            handle.press("ArrowRight")  # the next exemplar, as a reader does with the keyboard
-            sync_api.expect(handle).not_to_have_attribute("aria-valuenow", value_before)
-            # The kernel recomputes the panel and sends a new PNG; the page swaps the image's source.
-            sync_api.expect(image).not_to_have_attribute("src", src_before, timeout=RESULT_CHANGE_S * 1000)
+            handle.press("ArrowRight")
+            expect(handle).to_have_attribute("aria-valuetext", "2", timeout=wait)
+            expect(image).not_to_have_attribute("src", src_first, timeout=wait)
+            expect(link).not_to_have_attribute("download", name_first, timeout=wait)
             image.evaluate("img => img.decode()")
             shot_after = image.screenshot()
-            page.screenshot(path=ARTEFACTS / "exemplar_picker.png", full_page=True)
+            page.screenshot(path=ARTEFACTS / "photo_page.png", full_page=True)
+            name_second, png_second = _download(page, sync_api)
+            left_behind = sorted(p.name for p in (tmp_path / "tmp").glob("reprolib-upload-*"))
         finally:
             browser.close()
 
     before, after = _pixels(shot_before), _pixels(shot_after)
-    assert after.std() > 1.0, "the picker's picture went blank after moving the slider"
+    assert after.std() > 1.0, "the page's panel went blank after moving the slider"
     changed = before.shape != after.shape or float(np.abs(before - after).mean()) > 1.0
-    assert changed, "moving the slider to another exemplar did not change the picture on the page"
+    assert changed, "moving the slider to another exemplar did not change the panel on the page"
+    first, second = Image.open(io.BytesIO(png_first)), Image.open(io.BytesIO(png_second))
+    assert (first.format, first.size) == ("PNG", target_size), f"{name_first}: {first.format} {first.size}"
+    assert (second.format, second.size) == ("PNG", target_size), f"{name_second}: {second.format} {second.size}"
+    assert float(np.abs(_pixels(png_first) - _pixels(png_second)).mean()) > 0.5, "the result did not change"
+    assert not left_behind, f"uploads left in the temporary folder: {left_behind}"
+    assert _repository_state() == repository_before, "the page or the test wrote into the repository"
     (ARTEFACTS / "hosts_refused.txt").write_text("".join(f"{h}\n" for h in _names_refused(netlog)))
     left = _left_the_machine(netlog)
     assert not left, f"Chromium connected or sent data beyond the loopback interface: {left}"

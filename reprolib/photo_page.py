@@ -1,0 +1,190 @@
+"""Colour your own photos: the logic of the page that ``make picker`` serves (app/exemplar_picker.ipynb).
+
+A visitor brings a target (gray or colour: a colour photo is used through its L* only) and references
+(uploaded, :mod:`reprolib.uploads`, or among the shipped photos). :func:`make_session` ranks the references
+for the target with :func:`reprolib.colorization.retrieval.recommend` (scores kept); :func:`compute_panel`
+colours the target from candidate ``index`` with the photo pipeline, :func:`reprolib.colorization.colorize.colorize`
+with its defaults (the shipped photo gray-VGG, R'_ab smoothed along T_L), at a working size and method;
+:func:`panel_png` draws its five pictures (the similarity map with a colour scale) and :func:`result_png`
+encodes the result at the target's full size. The widgets are in :mod:`reprolib.photo_page_widgets`.
+"""
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import torch
+from matplotlib.figure import Figure
+from torch import Tensor
+
+from .colorization.colorize import DEFAULT_FEATURES, colorize
+from .colorization.extractors import load_extractor
+from .colorization.features import VID_LAYERS, GrayVGG
+from .colorization.matching import METHODS
+from .colorization.retrieval import recommend
+from .core import checks
+from .core.color import rgb_to_lab
+from .core.photos import list_photos, load_photo, resize_long_side, resize_short_side
+from .uploads import display_name, image_from_bytes, is_colour, png_bytes
+
+DEFAULT_TARGET = "aitzgorri_by_Aitzol_Berasategi.jpg"
+DEFAULT_REFERENCES = ("picosdeeuropa_by_Aitzol_Berasategi.jpg", "sunset_by_Aitzol_Berasategi.jpg",
+                      "seeding_by_Clements_Engelhardt.jpg", "flower.jpg", "coffee.jpg", "rocket.jpg")
+SIZES = (128, 512)  # the working size control's range (short side, pixels)
+DEFAULT_SIZE = 256
+RANK_SIZE = 256  # short side at which references are ranked, whatever the working size (the order stays put)
+RESULT_SIDE = 640  # the panel shows the full-size result with its long side at most this
+
+
+@dataclass
+class Photo:
+    """A picture on the page: its name, RGB (3, H, W) in [0, 1] and where it came from."""
+
+    name: str
+    rgb: Tensor
+    source: str = "shipped"  # or "uploaded"
+
+
+def shipped(name: str) -> Photo:
+    """A shipped photograph (:func:`reprolib.core.photos.list_photos`) by file name or stem, named by its file."""
+    rgb = load_photo(name)  # an ImageError naming the shipped photos when there is none of that name
+    return Photo(next(n for n in list_photos() if name in (n, Path(n).stem)), rgb, "shipped")
+
+
+def uploaded(data: bytes | memoryview, name: str) -> Photo:
+    """A visitor's file, decoded with every check of :func:`reprolib.uploads.image_from_bytes` (``ImageError``)."""
+    return Photo(display_name(name), image_from_bytes(data, name), "uploaded")
+
+
+def supported_methods(features: GrayVGG) -> tuple[str, ...]:
+    """The matching methods of ``METHODS`` that ``features`` can run ("attention" needs VID's layers)."""
+    return tuple(m for m in METHODS if m != "attention" or all(k in features.layer_names for k in VID_LAYERS))
+
+
+@dataclass
+class Session:
+    """A target, its candidate references best recommended first with their scores, and the gray-VGG."""
+
+    target: Photo
+    candidates: list[Photo]
+    scores: list[float]
+    features: GrayVGG
+    colour_target: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.colour_target = is_colour(self.target.rgb)
+
+    def __len__(self) -> int:
+        return len(self.candidates)
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        return supported_methods(self.features)
+
+
+def _luminance(rgb: Tensor) -> Tensor:
+    return rgb_to_lab(resize_short_side(rgb, RANK_SIZE).clamp(0, 1))[None, :1]
+
+
+def make_session(target: Photo, references: Sequence[Photo], features: str | GrayVGG = DEFAULT_FEATURES) -> Session:
+    """Rank ``references`` for ``target`` by retrieval on L* (at short side ``RANK_SIZE``) with ``features``."""
+    if len(references) == 0:
+        raise ValueError("no reference: upload one or choose among the shipped photos")
+    model = load_extractor(features)
+    with torch.no_grad():
+        ranked = recommend(model, _luminance(target.rgb), [_luminance(r.rgb) for r in references])
+    return Session(target, [references[i] for i, _ in ranked], [s for _, s in ranked], model)
+
+
+@dataclass
+class Panel:
+    """The five pictures at the working size, the result at the target's size, and what produced them."""
+
+    # "target" (L*), "reference", "warped" (T_L + R'_ab), "similarity" (1, h, w); "result": long side <= RESULT_SIDE
+    pictures: dict[str, Tensor]
+    result: Tensor  # (3, H, W): the target's size and L*
+    title: str
+    seconds: float
+
+
+def compute_panel(session: Session, index: int, size: int = DEFAULT_SIZE, method: str = "exact") -> Panel:
+    """Colour the target from candidate ``index`` (0 = best recommended) with the photo pipeline at working
+    size ``size`` (``SIZES``) by ``method`` (one of ``session.methods``; else a ValueError saying why)."""
+    if not checks.is_int(index) or not 0 <= index < len(session):
+        raise ValueError(f"index must be an int in 0..{len(session) - 1}, got {index!r}")
+    if not checks.is_int(size) or not SIZES[0] <= size <= SIZES[1]:
+        raise ValueError(f"working size must be an int in {SIZES[0]}..{SIZES[1]}, got {size!r}")
+    reference = session.candidates[index]
+    c = colorize(session.target.rgb, reference.rgb, features=session.features, size=size, method=method)
+    h, w = c.T_L.shape[-2:]
+    half = c.sims.shape[0] // 2
+    pictures = {
+        "target": (c.T_L / 100).expand(3, h, w),
+        "reference": c.reference_rgb,
+        "warped": c.warped_rgb().clamp(0, 1),
+        "similarity": c.sims[half:].mean(0, keepdim=True).clamp(0, 1),
+        "result": resize_long_side(c.rgb, min(RESULT_SIDE, max(c.rgb.shape[-2:]))).clamp(0, 1),
+    }
+    title = (f"exemplar {index + 1}/{len(session)}: {reference.name} (score {session.scores[index]:.3f}); "
+             f"working size {size}, {method}, {c.seconds:.1f} s")
+    return Panel(pictures, c.rgb, title, c.seconds)
+
+
+CAPTIONS = {
+    "target": "target T (its L* only)",
+    "reference": "reference R",
+    "warped": "R'_ab: R's colours warped onto T",
+    "similarity": "similarity sim T<->R",
+    "result": "result",
+}
+
+
+def panel_figure(pictures: dict[str, Tensor], title: str = "") -> Figure:
+    """Target, reference, R'_ab and the similarity map (with its colour bar) in a 2 x 2 grid, the result
+    twice as large beside them."""
+    fig = plt.figure(figsize=(12, 5.6), constrained_layout=True)
+    grid = fig.add_gridspec(2, 3, width_ratios=(1, 1, 2))
+    places = {"target": grid[0, 0], "reference": grid[0, 1], "warped": grid[1, 0], "similarity": grid[1, 1],
+              "result": grid[:, 2]}
+    for name, place in places.items():
+        ax = fig.add_subplot(place)
+        img = pictures[name].detach().cpu()
+        if img.shape[0] == 1:
+            shown = ax.imshow(img[0].numpy(), cmap="magma", vmin=0, vmax=1)
+            bar = fig.colorbar(shown, ax=ax, shrink=0.85)
+            bar.set_label("cosine (mean of 5 layers)", fontsize=8)
+            bar.ax.tick_params(labelsize=8)
+        else:
+            ax.imshow(img.permute(1, 2, 0).clamp(0, 1).numpy())
+        ax.set_title(CAPTIONS[name], fontsize=11 if name == "result" else 9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def panel_png(panel: Panel, dpi: int = 100) -> bytes:
+    """:func:`panel_figure` of ``panel`` as PNG bytes."""
+    fig = panel_figure(panel.pictures, panel.title)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def result_png(panel: Panel) -> bytes:
+    """The result at the target's full size as PNG bytes."""
+    return png_bytes(panel.result)
+
+
+def result_filename(session: Session, index: int) -> str:
+    """"<target>_from_<reference>.png", with only letters, digits, '.', '_' and '-'."""
+    def stem(name: str) -> str:
+        return re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).stem)[:40].strip("._") or "photo"
+
+    return f"{stem(session.target.name)}_from_{stem(session.candidates[index].name)}.png"
