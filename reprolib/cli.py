@@ -16,7 +16,7 @@ from pathlib import Path
 from .colorization.colorize import COLORIZE_METHODS, DEFAULT_COLORNET, DEFAULT_FEATURES, DEFAULT_METHOD
 from .colorization.extractors import GrayVGGWeights
 from .colorization.smoothing import DEFAULT_FILTER, FILTERS
-from .core.devices import DEVICES
+from .core.devices import DEVICES, resolve_device
 from .training.colornet import MODES as COLORNET_MODES
 from .training.insertion import PAIR_MODES
 
@@ -70,7 +70,8 @@ def _train_colornet(args: argparse.Namespace) -> int:
                                        width=args.width, lr=args.lr, features=args.features, images=args.images,
                                        branches=tuple(args.branches.split(",")), cached=not args.fresh_pairs,
                                        pairs_per_image=args.pairs_per_image,
-                                       eval_n=min(args.eval_n, 4), device=args.device, **_loop_options(args))
+                                       eval_n=min(args.eval_n, 4), device=resolve_device(args.device).type,
+                                       **_loop_options(args))
     else:
         metrics = colornet.train(out, steps=args.steps, mode=args.mode, batch_size=args.batch_size, seed=args.seed,
                                  size=args.size, width=args.width, residual=not args.no_residual, lr=args.lr,
@@ -140,7 +141,7 @@ def _colorize(args: argparse.Namespace) -> int:
     target, reference = load_image(args.target), load_image(args.reference)
     result = colorize(target, reference, features=args.features, size=args.size, method=args.method,
                       smoothing=args.smoothing, allow_mismatch=args.allow_feature_mismatch,
-                      colornet=args.colornet, device=args.device)
+                      colornet=args.colornet, device=args.device, maps=args.colornet or intermediates is not None)
     save_image(result.rgb, out, force=args.force)
     if result.note:
         print(f"note: {result.note}", file=sys.stderr)
@@ -314,8 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="photographs: pairs of two views drawn from each image (default: %(default)s)")
     cn.add_argument("--fresh-pairs", action="store_true",
                     help="photographs: match new pairs every step instead of caching them (large image folders)")
-    cn.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
-                    help="photographs: where the net trains (cuda: one GPU per torchrun process, nccl)")
+    cn.add_argument("--device", choices=DEVICES, default="cpu",
+                    help="photographs: where the net trains (cuda: one GPU per torchrun process, nccl; auto: cuda "
+                         "when torch sees a GPU)")
 
     ins = _trainer(train, "insertion", "the insertion GAN of Inserting Videos into Videos, in miniature",
                    "checkpoints/insertion.pt", 300, 12, "fake pairs per step, and as many real pairs", _train_insertion)

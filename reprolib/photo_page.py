@@ -21,10 +21,9 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from .colorization.colorize import DEFAULT_FEATURES, colorize
+from .colorization.colorize import COLORIZE_METHODS, DEFAULT_FEATURES, DEFAULT_METHOD, colorize
 from .colorization.extractors import load_extractor
 from .colorization.features import VID_LAYERS, GrayVGG
-from .colorization.matching import METHODS
 from .colorization.retrieval import recommend
 from .core import checks
 from .core.color import rgb_to_lab
@@ -61,8 +60,8 @@ def uploaded(data: bytes | memoryview, name: str) -> Photo:
 
 
 def supported_methods(features: GrayVGG) -> tuple[str, ...]:
-    """The matching methods of ``METHODS`` that ``features`` can run ("attention" needs VID's layers)."""
-    return tuple(m for m in METHODS if m != "attention" or all(k in features.layer_names for k in VID_LAYERS))
+    """The methods of colorize (``COLORIZE_METHODS``) that ``features`` can run ("attention" needs VID's layers)."""
+    return tuple(m for m in COLORIZE_METHODS if m != "attention" or all(k in features.layer_names for k in VID_LAYERS))
 
 
 @dataclass
@@ -111,7 +110,7 @@ class Panel:
     seconds: float
 
 
-def compute_panel(session: Session, index: int, size: int = DEFAULT_SIZE, method: str = "exact") -> Panel:
+def compute_panel(session: Session, index: int, size: int = DEFAULT_SIZE, method: str = DEFAULT_METHOD) -> Panel:
     """Colour the target from candidate ``index`` (0 = best recommended) with the photo pipeline at working
     size ``size`` (``SIZES``) by ``method`` (one of ``session.methods``; else a ValueError saying why)."""
     if not checks.is_int(index) or not 0 <= index < len(session):
@@ -130,7 +129,7 @@ def compute_panel(session: Session, index: int, size: int = DEFAULT_SIZE, method
         "result": resize_long_side(c.rgb, min(RESULT_SIDE, max(c.rgb.shape[-2:]))).clamp(0, 1),
     }
     title = (f"exemplar {index + 1}/{len(session)}: {reference.name} (score {session.scores[index]:.3f}); "
-             f"working size {size}, {method}, {c.seconds:.1f} s")
+             f"working size {size}, {method if c.method == method else f'{method}: {c.method}'}, {c.seconds:.1f} s")
     return Panel(pictures, c.rgb, title, c.seconds)
 
 

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs
 
 import torch
 
-from .colorization.colorize import DEFAULT_FEATURES
+from .colorization.colorize import DEFAULT_FEATURES, DEFAULT_METHOD
 from .colorization.extractors import load_extractor
 from .colorization.features import VID_LAYERS, GrayVGG
 from .core.photos import list_photos
@@ -77,8 +77,9 @@ def options_from_query(query: str) -> dict:
 class PhotoPage:
     """The page's state and widgets; ``PhotoPage().widget`` is the box to display."""
 
-    def __init__(self, size: int = DEFAULT_SIZE, method: str = "exact", features: str | GrayVGG = DEFAULT_FEATURES,
-                 target: str | Photo = DEFAULT_TARGET, references: Sequence[str] = DEFAULT_REFERENCES):
+    def __init__(self, size: int = DEFAULT_SIZE, method: str = DEFAULT_METHOD,
+                 features: str | GrayVGG = DEFAULT_FEATURES, target: str | Photo = DEFAULT_TARGET,
+                 references: Sequence[str] = DEFAULT_REFERENCES):
         """Start with ``target`` (a shipped photo's name, or a Photo) and the shipped ``references`` selected."""
         import ipywidgets as w
 

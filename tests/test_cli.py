@@ -39,7 +39,8 @@ def test_help_and_unknown_command():
 def test_choices_come_from_the_library():
     parser = cli.build_parser()
     actions = {a.dest: a for a in parser._subparsers._group_actions[0].choices["colorize"]._actions}
-    assert tuple(actions["method"].choices) == matching.METHODS
+    assert tuple(actions["method"].choices) == ("auto", *matching.METHODS)
+    assert tuple(actions["device"].choices) == ("cpu", "cuda", "auto")
     train = parser._subparsers._group_actions[0].choices["train"]._subparsers._group_actions[0].choices
     assert tuple(next(a for a in train["colornet"]._actions if a.dest == "mode").choices) == colornet.MODES
     assert tuple(next(a for a in train["insertion"]._actions if a.dest == "pair").choices) == insertion.PAIR_MODES
@@ -165,3 +166,19 @@ def test_train_classifier(tmp_path, capsys):
     assert main(["train", "classifier", "--out", str(out), "--steps", "2", "--batch-size", "2", "--size", "32",
                  "--no-progress"]) == 0
     assert "held-out accuracy" in capsys.readouterr().out and out.with_suffix(".json").is_file()
+
+
+def test_colorize_names_a_missing_gpu_and_an_exact_search_that_would_take_minutes(tmp_path, photo_files, capsys,
+                                                                                   monkeypatch):
+    t, r = photo_files
+    out = tmp_path / "out.png"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert main(["colorize", str(t), "--reference", str(r), "--output", str(out), "--device", "cuda"]) == 2
+    assert "torch sees no CUDA GPU here" in capsys.readouterr().err
+    assert main(["colorize", str(t), "--reference", str(r), "--output", str(out), "--size", "1024",
+                 "--method", "exact"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "exact search at 1024 x" in err and "use --method patchmatch" in err
+    assert not out.exists()
+    assert main(["colorize", str(t), "--reference", str(r), "--output", str(out), "--size", "48"]) == 0
+    assert "(matching: exact," in capsys.readouterr().out

@@ -29,7 +29,7 @@ def test_session_ranks_and_the_panel_uses_only_the_targets_L(photo_pair, photo_f
     refs = [page.Photo("coffee", r), page.Photo("flipped", torch.flip(r, dims=(0,)), "uploaded")]
     colour = page.make_session(page.Photo("china", t), refs, photo_features)
     assert colour.colour_target and sorted(p.name for p in colour.candidates) == ["coffee", "flipped"]
-    assert colour.scores[0] >= colour.scores[1] and colour.methods == ("exact", "patchmatch")
+    assert colour.scores[0] >= colour.scores[1] and colour.methods == ("auto", "exact", "patchmatch")
     gray_t = lab_to_rgb(torch.cat((rgb_to_lab(t)[:1], torch.zeros(2, *t.shape[-2:])))).clamp(0, 1)
     gray = page.make_session(page.Photo("china gray", gray_t), refs, photo_features)
     assert not gray.colour_target and [p.name for p in gray.candidates] == [p.name for p in colour.candidates]
@@ -73,7 +73,7 @@ def test_the_page_takes_uploads_and_reports_bad_ones(photo_pair, photo_features)
     t, r = photo_pair
     p = PhotoPage(size=128, features=photo_features, target=page.Photo("china", t), references=("coffee.jpg",))
     assert p.target.name == "china" and "colour photo" in p.target_info.value and p.message.value == ""
-    assert p.method.options == ("exact", "patchmatch") and p.exemplar.max == 1
+    assert p.method.options == ("auto", "exact", "patchmatch") and p.exemplar.max == 1
     first = p.image.value
 
     _upload(p.target_upload, "<i>broken.png", b"not a picture")

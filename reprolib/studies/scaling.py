@@ -7,7 +7,8 @@ time is the same) and each method, one fresh process measures, in this order:
 
 * ``features``: the gray-VGG forward passes of the two images alone, the floor that no matching can beat;
 * ``match``: the similarity sub-net (features, both fields, R'_ab, the 10 maps) by colorize's route;
-* ``colorize``: the whole pipeline (``colorize`` with that method, its defaults otherwise).
+* ``colorize``: the whole pipeline as the command line runs it (that method, the defaults otherwise: no
+  ColorNet, so no similarity maps).
 
 Wall seconds after one warm-up call at 64 x 64, and the process's peak resident memory above its baseline
 after each stage (the stages include one another, so the peaks only grow). A cell whose exhaustive search
@@ -116,7 +117,8 @@ def measure(extractor: str, method: str, size: tuple[int, int], device: str = "c
         out["match_peak_mb"] = round(_peak_mb() - base, 1)
         done = {}
         out["colorize_s"] = timed(lambda: done.setdefault("c", colorize(rgb[0], rgb[1], features=model,
-                                                                        size=min(size), method=method, device=device)))
+                                                                        size=min(size), method=method, device=device,
+                                                                        maps=False)))
         out["colorize_peak_mb"] = round(_peak_mb() - base, 1)
     out["colorize_over_features"] = round(out["colorize_s"] / out["features_s"], 2)
     return out

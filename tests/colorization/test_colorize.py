@@ -96,3 +96,12 @@ def test_colorize_names_a_missing_gpu(photo_pair, monkeypatch):
     with pytest.raises(ValueError, match="device 'cuda': torch sees no CUDA GPU here"):
         col.colorize(t, r, size=48, device="cuda")
     assert col.colorize(t, r, size=48, device="auto").rgb.device.type == "cpu"
+
+
+def test_the_similarity_maps_are_skipped_only_where_nothing_reads_them(photo_pair):
+    t, r = photo_pair
+    full, lean = col.colorize(t, r, size=48), col.colorize(t, r, size=48, maps=False)
+    assert full.sims.shape[0] == 10 and lean.sims.shape[0] == 0
+    assert torch.equal(full.rgb, lean.rgb)  # R'_ab smoothed does not read them
+    net = col.colorize(t, r, size=48, colornet=True, maps=False)  # the ColorNet does: they are made
+    assert net.sims.shape[0] == 10 and torch.equal(net.rgb, col.colorize(t, r, size=48, colornet=True).rgb)

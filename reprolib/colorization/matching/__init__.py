@@ -106,7 +106,7 @@ class Matched(NamedTuple):
 @torch.no_grad()
 def match(model, T_L: Tensor, R_L: Tensor, R_ab: Tensor, layers: Sequence[str] | None = None,
           field_layer: str | Sequence[str] = FIELD_LAYER, chunk: int = DEFAULT_CHUNK, method: str = "exact",
-          iters: int = C2F_ITERS, tau: float = ATTENTION_TAU, mirror: bool = False) -> Matched:
+          iters: int = C2F_ITERS, tau: float = ATTENTION_TAU, mirror: bool = False, maps: bool = True) -> Matched:
     """The similarity sub-net end to end: gray-VGG pyramids of T_L and R_L (B, 1, H, W), the fields
     phi_T->R and phi_R->T upsampled to pixels, R'_ab = warp(R_ab, phi_T->R) and the similarity maps.
 
@@ -118,6 +118,7 @@ def match(model, T_L: Tensor, R_L: Tensor, R_ab: Tensor, layers: Sequence[str] |
     relu2_1 field upsampled x2. method "attention": VID's route,
     :func:`vid_features` at 1/4 resolution, R'_ab = the soft :func:`attention_warp` of R_ab (temperature
     ``tau``) upsampled bilinearly; the fields (for the similarity maps) are its argmax in both directions.
+    ``maps=False`` skips the similarity maps (``sims`` then has 0 channels), for R'_ab alone.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -158,7 +159,11 @@ def match(model, T_L: Tensor, R_L: Tensor, R_ab: Tensor, layers: Sequence[str] |
         R_ab_w = F.interpolate(soft, size=size_T, mode="bilinear", align_corners=False)
     phi_TR = upsample_field(phi_TR, s, size_T, size_R)
     phi_RT = upsample_field(phi_RT, s, size_R, size_T)
-    sims = similarity_maps({k: fT[k] for k in layers}, {k: fR[k] for k in layers}, phi_TR, phi_RT)
+    if maps:
+        sims = similarity_maps({k: fT[k] for k in layers}, {k: fR[k] for k in layers}, phi_TR, phi_RT)
+    else:
+        ref = fT[layers[0]]
+        sims = torch.zeros(phi_TR.shape[0], 0, *size_T, dtype=ref.dtype, device=ref.device)
     if R_ab_w is None:
         R_ab_w = warp(R_ab.to(device=sims.device, dtype=sims.dtype), phi_TR)
     return Matched(phi_TR, phi_RT, R_ab_w, sims)
