@@ -20,7 +20,7 @@ from torch import Tensor
 from ...core import checks
 from .fields import EPS, check_field, identity_field, warp
 
-GRAM_LIMIT = 2**24  # similarity maps: Gram matrices (64 MB each) for layers with h_T w_T x h_R w_R up to this
+GRAM_LIMIT = 2**21  # similarity maps: Gram matrices (8 MB each) for layers with h_T w_T x h_R w_R up to this
 MAP_PIXELS = 2**17  # similarity maps: evaluated at every pixel up to this many (256 x 512), else on a sub-grid
 MAP_CHUNK = 2048  # positions per block on the sub-grid route (block memory: 12 x chunk x C floats)
 
