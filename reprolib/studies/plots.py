@@ -327,22 +327,30 @@ def photo_gallery(items: Sequence[tuple[Tensor, Tensor, Tensor, Tensor]], titles
 
 
 def scaling_plot(cells: dict[str, dict]) -> Figure:
-    """Seconds against megapixels (log-log), one panel per extractor: colorize per method (solid) and the gray-VGG
-    forward passes alone (dashed, the floor), from :func:`reprolib.studies.scaling.study`'s cells."""
+    """Seconds against megapixels (log-log), one panel per extractor: colorize per method (solid, one colour per
+    method) and the gray-VGG forward passes alone (dashed, the floor), from
+    :func:`reprolib.studies.scaling.study`'s cells."""
+    from matplotlib.ticker import FixedLocator, NullLocator
+
     measured = {k: c for k, c in cells.items() if "skipped" not in c}
     extractors = sorted({c["extractor"] for c in measured.values()})
+    colours = {"exact": "tab:blue", "patchmatch": "tab:green", "attention": "tab:orange"}
     fig, axes = plt.subplots(1, max(1, len(extractors)), figsize=(4.2 * max(1, len(extractors)), 3.6),
                              constrained_layout=True, squeeze=False)
     for ax, extractor in zip(axes[0], extractors):
         mine = [c for c in measured.values() if c["extractor"] == extractor]
         for method in sorted({c["method"] for c in mine}):
             pts = sorted((c["megapixels"], c["colorize_s"]) for c in mine if c["method"] == method)
-            ax.plot(*zip(*pts), marker="o", label=f"colorize, {method}")
-        floor = sorted({(c["megapixels"], c["features_s"]) for c in mine if c["method"] == "patchmatch"} or
-                       {(c["megapixels"], c["features_s"]) for c in mine})
+            ax.plot(*zip(*pts), marker="o", color=colours.get(method), label=f"colorize, {method}")
+        floor = sorted({mp: min(c["features_s"] for c in mine if c["megapixels"] == mp)
+                        for mp in {c["megapixels"] for c in mine}}.items())  # the fastest run of each size
         ax.plot(*zip(*floor), color="black", linestyle="--", marker=".", label="gray-VGG forward passes alone")
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ticks = sorted({c["megapixels"] for c in mine})
+        ax.xaxis.set_major_locator(FixedLocator(ticks))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xticklabels([f"{t:.2f}" for t in ticks])
         ax.set_xlabel("megapixels per image (target and reference alike)")
         ax.set_ylabel("seconds")
         ax.set_title(f"gray-VGG {extractor}", fontsize=10)

@@ -51,6 +51,9 @@ def calls(tiny):
         "similarity_figure": (m.sims[0], LAYERS),
         "field_figure": (m.phi_TR[0], reference.rgb[0]),
         "photo_gallery": ([(target.lab[:1], reference.lab[:1], m.R_ab_warped[:1], m.R_ab_warped[:1])], ["pair"]),
+        "scaling_plot": ({f"photo/{k}/{n}x{n}": {"extractor": "photo", "method": k, "megapixels": n * n / 1e6,
+                                                 "colorize_s": n / 100, "features_s": n / 300}
+                          for k in ("exact", "patchmatch") for n in (256, 512)} | {"x": {"skipped": "over budget"}},),
     }
 
 
