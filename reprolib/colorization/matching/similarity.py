@@ -90,6 +90,12 @@ def _rows_at(rows: Tensor, at: Tensor, width: int) -> Tensor:
     return rows.reshape(B * n, C).index_select(0, idx.flatten()).view(B, -1, C)
 
 
+def _dot(x: Tensor, y: Tensor) -> Tensor:
+    """Row-wise dot products of (B, N, C) rows -> (B, N), as one batched matrix product (no N x C temporary)."""
+    B, N, C = x.shape
+    return torch.bmm(x.reshape(B * N, 1, C), y.reshape(B * N, C, 1)).view(B, N)
+
+
 def _quadratic(G: Tensor, ia: Tensor, wa: Tensor, ib: Tensor, wb: Tensor) -> Tensor:
     """sum_ij wa_i wb_j G[ia_i, ib_j] per position: G (B, n_a, n_b), ia/wa/ib/wb (B, N, 4) -> (B, N)."""
     n_b = G.shape[-1]
@@ -126,8 +132,11 @@ def _layer_cosines(ft: Tensor, fr: Tensor, phi_TR: Tensor, round_trip: Tensor, s
     else:
         rows_T, rows_R = _pixel_rows(ft, size_T), _pixel_rows(fr, size_R)
         a, b, c = rows_T, _rows_at(rows_R, phi_TR, size_R[1]), _rows_at(rows_T, round_trip, size_T[1])
-        aa, bb, cc = a.square().sum(-1), b.square().sum(-1), c.square().sum(-1)
-        ab, cb = (a * b).sum(-1), (c * b).sum(-1)
+        norm_T, norm_R = _dot(rows_T, rows_T), _dot(rows_R, rows_R)  # |F|^2 once per pixel, then gathered
+        aa = norm_T
+        bb = norm_R.gather(1, (phi_TR[:, 0] * size_R[1] + phi_TR[:, 1]).flatten(1))
+        cc = norm_T.gather(1, (round_trip[:, 0] * size_T[1] + round_trip[:, 1]).flatten(1))
+        ab, cb = _dot(a, b), _dot(c, b)
     fwd = ab * (aa * bb).clamp_min(EPS**2).rsqrt()
     bid = cb * (bb * cc).clamp_min(EPS**2).rsqrt()
     return fwd, bid
