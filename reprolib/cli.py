@@ -265,7 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--no-progress", action="store_true", help="no progress bar")
     rep.add_argument("--only", metavar="NAMES",
                      help="comma-separated experiments to run (lab, features, matching, colorization, insertion, "
-                          "photos); default: all")
+                          "photos, scaling), updating them in an existing results.json; default: all but the "
+                          "scaling benchmark")
     rep.set_defaults(run=_reproduce)
 
     mod = commands.add_parser("models", help="list every model that can be loaded here (shipped, cached, missing)")

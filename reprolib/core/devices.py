@@ -1,7 +1,8 @@
-"""Where the work runs: ``--device cpu|cuda|auto`` of ``colorize``, ``train`` and ``reproduce``.
+"""Where the work runs: ``--device cpu|cuda|auto`` of ``colorize`` and ``train colornet`` (and
+``$REPROLIB_DEVICE`` for the scaling benchmark).
 
-Every function of the library makes its tensors on its inputs' device, so choosing a device is moving the
-networks and the inputs there; the tests run on the CPU.
+The matching and colorization functions make their tensors on their inputs' device, so choosing a device is
+moving the networks and the inputs there; the tests run on the CPU.
 """
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ Where we deviate from the paper:
   blending of the two images' features) between layers, and on grids above ``MATRIX_LIMIT`` pairs the patch
   similarity read from projected descriptors (:func:`projected_descriptors`), so that its cost grows linearly
   with the pixel count. Going on from relu3_1 to relu2_1 raised the label agreement on the held-out
-  synthetic pairs from 0.903 to 0.918.
+  synthetic pairs from 0.903 to 0.919.
   ``match(method="attention")`` is the soft, differentiable alternative of the video follow-up (VID):
   :func:`vid_features` and :func:`attention_warp`.
 * Photographs (``colorize``): exact NN on the hypercolumn ``PHOTO_FIELD`` (relu3_1 + relu4_1 + relu5_1, each

