@@ -21,9 +21,9 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from .colorization.colorize import COLORIZE_METHODS, DEFAULT_FEATURES, DEFAULT_METHOD, colorize
+from .colorization.colorize import DEFAULT_FEATURES, DEFAULT_METHOD, colorize, methods_for
 from .colorization.extractors import load_extractor
-from .colorization.features import VID_LAYERS, GrayVGG
+from .colorization.features import GrayVGG
 from .colorization.retrieval import recommend
 from .core import checks
 from .core.color import rgb_to_lab
@@ -59,11 +59,6 @@ def uploaded(data: bytes | memoryview, name: str) -> Photo:
     return Photo(display_name(name), image_from_bytes(data, name), "uploaded")
 
 
-def supported_methods(features: GrayVGG) -> tuple[str, ...]:
-    """The methods of colorize (``COLORIZE_METHODS``) that ``features`` can run ("attention" needs VID's layers)."""
-    return tuple(m for m in COLORIZE_METHODS if m != "attention" or all(k in features.layer_names for k in VID_LAYERS))
-
-
 @dataclass
 class Session:
     """A target, its candidate references best recommended first with their scores, and the gray-VGG."""
@@ -82,7 +77,7 @@ class Session:
 
     @property
     def methods(self) -> tuple[str, ...]:
-        return supported_methods(self.features)
+        return methods_for(self.features)
 
 
 def _luminance(rgb: Tensor) -> Tensor:

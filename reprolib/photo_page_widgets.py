@@ -19,7 +19,7 @@ from urllib.parse import parse_qs
 
 import torch
 
-from .colorization.colorize import DEFAULT_FEATURES, DEFAULT_METHOD
+from .colorization.colorize import DEFAULT_FEATURES, DEFAULT_METHOD, methods_for
 from .colorization.extractors import load_extractor
 from .colorization.features import VID_LAYERS, GrayVGG
 from .core.photos import list_photos
@@ -36,7 +36,6 @@ from .photo_page import (
     result_filename,
     result_png,
     shipped,
-    supported_methods,
     uploaded,
 )
 from .uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_PIXELS, is_colour, thumbnail_jpeg
@@ -84,7 +83,7 @@ class PhotoPage:
         import ipywidgets as w
 
         self.features = load_extractor(features)
-        methods = supported_methods(self.features)
+        methods = methods_for(self.features)
         self.target: Photo = shipped(target) if isinstance(target, str) else target
         self.uploaded_references: list[Photo] = []
         self.session: Session | None = None

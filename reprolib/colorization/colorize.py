@@ -106,6 +106,12 @@ def colorize_lab(model: GrayVGG, net: ColorNet | None, T_L: Tensor, R_lab: Tenso
     return colorize_matched(net, T_L, m, smoothing), m
 
 
+def methods_for(model: GrayVGG) -> tuple[str, ...]:
+    """The methods of ``COLORIZE_METHODS`` that gray-VGG ``model`` can run: "attention" compares VID's layers
+    (relu2_2 ... relu5_2), which the distilled photo gray-VGG (up to conv5_1) does not have."""
+    return tuple(m for m in COLORIZE_METHODS if m != "attention" or all(k in model.layer_names for k in VID_LAYERS))
+
+
 def exact_route_cost(model: GrayVGG, size_T: tuple[int, int], size_R: tuple[int, int],
                      field: tuple[str, ...] = PHOTO_FIELD, mirror: bool = True) -> int:
     """Multiply-adds of :func:`photo_match`'s exact route (``matching.exact_cost``) for images of these sizes."""
@@ -164,8 +170,8 @@ def colorize(target: Tensor, reference: Tensor, features: str | os.PathLike | Gr
     colornet = colornet or net is not None
     where = resolve_device(device)
     model = load_extractor(features)
-    missing = [k for k in VID_LAYERS if k not in model.layer_names] if method == "attention" else []
-    if missing:
+    if method not in methods_for(model):
+        missing = [k for k in VID_LAYERS if k not in model.layer_names]
         raise ValueError(f"method 'attention' compares {', '.join(VID_LAYERS)}, and this gray-VGG has no "
                          f"{', '.join(missing)} ({model.describe()}); use --features small or vgg16, or another method")
     if colornet and net is None:

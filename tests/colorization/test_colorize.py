@@ -88,6 +88,8 @@ def test_auto_takes_patchmatch_where_exact_search_would_take_minutes(photo_pair)
     assert col.exact_route_cost(model, large, large) > col.EXACT_BUDGET > col.exact_route_cost(model, typical, typical)
     out = col.colorize(t, r, size=48)
     assert out.method == "exact" and out.note == ""
+    assert col.methods_for(model) == ("auto", "exact", "patchmatch")  # the student stops at conv5_1
+    assert col.methods_for(col.load_extractor("small")) == col.COLORIZE_METHODS
 
 
 def test_colorize_names_a_missing_gpu(photo_pair, monkeypatch):
