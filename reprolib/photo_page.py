@@ -18,16 +18,15 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
-from matplotlib.figure import Figure
 from torch import Tensor
 
 from .colorization.colorize import DEFAULT_FEATURES, DEFAULT_METHOD, colorize, methods_for
 from .colorization.extractors import load_extractor
 from .colorization.features import GrayVGG
-from .colorization.retrieval import recommend
+from .colorization.retrieval import recommend_photos
 from .core import checks
-from .core.color import rgb_to_lab
-from .core.photos import list_photos, load_photo, resize_long_side, resize_short_side
+from .core.photos import list_photos, load_photo, resize_long_side
+from .studies.plots import photo_page_figure
 from .uploads import display_name, image_from_bytes, is_colour, png_bytes
 
 DEFAULT_TARGET = "aitzgorri_by_Aitzol_Berasategi.jpg"
@@ -80,17 +79,13 @@ class Session:
         return methods_for(self.features)
 
 
-def _luminance(rgb: Tensor) -> Tensor:
-    return rgb_to_lab(resize_short_side(rgb, RANK_SIZE).clamp(0, 1))[None, :1]
-
-
 def make_session(target: Photo, references: Sequence[Photo], features: str | GrayVGG = DEFAULT_FEATURES) -> Session:
     """Rank ``references`` for ``target`` by retrieval on L* (at short side ``RANK_SIZE``) with ``features``."""
     if len(references) == 0:
         raise ValueError("no reference: upload one or choose among the shipped photos")
     model = load_extractor(features)
     with torch.no_grad():
-        ranked = recommend(model, _luminance(target.rgb), [_luminance(r.rgb) for r in references])
+        ranked = recommend_photos(model, target.rgb, [r.rgb for r in references], RANK_SIZE)
     return Session(target, [references[i] for i, _ in ranked], [s for _, s in ranked], model)
 
 
@@ -114,57 +109,16 @@ def compute_panel(session: Session, index: int, size: int = DEFAULT_SIZE, method
         raise ValueError(f"working size must be an int in {SIZES[0]}..{SIZES[1]}, got {size!r}")
     reference = session.candidates[index]
     c = colorize(session.target.rgb, reference.rgb, features=session.features, size=size, method=method)
-    h, w = c.T_L.shape[-2:]
-    half = c.sims.shape[0] // 2
-    pictures = {
-        "target": (c.T_L / 100).expand(3, h, w),
-        "reference": c.reference_rgb,
-        "warped": c.warped_rgb().clamp(0, 1),
-        "similarity": c.sims[half:].mean(0, keepdim=True).clamp(0, 1),
-        "result": resize_long_side(c.rgb, min(RESULT_SIDE, max(c.rgb.shape[-2:]))).clamp(0, 1),
-    }
+    pictures = c.pictures()
+    pictures["result"] = resize_long_side(c.rgb, min(RESULT_SIDE, max(c.rgb.shape[-2:]))).clamp(0, 1)
     title = (f"exemplar {index + 1}/{len(session)}: {reference.name} (score {session.scores[index]:.3f}); "
              f"working size {size}, {method if c.method == method else f'{method}: {c.method}'}, {c.seconds:.1f} s")
     return Panel(pictures, c.rgb, title, c.seconds)
 
 
-CAPTIONS = {
-    "target": "target T (its L* only)",
-    "reference": "reference R",
-    "warped": "R'_ab: R's colours warped onto T",
-    "similarity": "similarity sim T<->R",
-    "result": "result",
-}
-
-
-def panel_figure(pictures: dict[str, Tensor], title: str = "") -> Figure:
-    """Target, reference, R'_ab and the similarity map (with its colour bar) in a 2 x 2 grid, the result
-    twice as large beside them."""
-    fig = plt.figure(figsize=(12, 5.6), constrained_layout=True)
-    grid = fig.add_gridspec(2, 3, width_ratios=(1, 1, 2))
-    places = {"target": grid[0, 0], "reference": grid[0, 1], "warped": grid[1, 0], "similarity": grid[1, 1],
-              "result": grid[:, 2]}
-    for name, place in places.items():
-        ax = fig.add_subplot(place)
-        img = pictures[name].detach().cpu()
-        if img.shape[0] == 1:
-            shown = ax.imshow(img[0].numpy(), cmap="magma", vmin=0, vmax=1)
-            bar = fig.colorbar(shown, ax=ax, shrink=0.85)
-            bar.set_label("cosine (mean of 5 layers)", fontsize=8)
-            bar.ax.tick_params(labelsize=8)
-        else:
-            ax.imshow(img.permute(1, 2, 0).clamp(0, 1).numpy())
-        ax.set_title(CAPTIONS[name], fontsize=11 if name == "result" else 9)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    if title:
-        fig.suptitle(title, fontsize=10)
-    return fig
-
-
 def panel_png(panel: Panel, dpi: int = 100) -> bytes:
-    """:func:`panel_figure` of ``panel`` as PNG bytes."""
-    fig = panel_figure(panel.pictures, panel.title)
+    """:func:`reprolib.studies.plots.photo_page_figure` of ``panel`` as PNG bytes."""
+    fig = photo_page_figure(panel.pictures, panel.title)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
     plt.close(fig)

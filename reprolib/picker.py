@@ -21,10 +21,9 @@ from .colorization.colorize import Colorization, colorize, colornet_for
 from .colorization.colornet import ColorNet
 from .colorization.extractors import load_extractor
 from .colorization.features import GrayVGG
-from .colorization.retrieval import recommend
+from .colorization.retrieval import recommend_photos
 from .core import checks
-from .core.color import rgb_to_lab
-from .core.photos import load_photo, resize_short_side
+from .core.photos import load_photo
 from .studies.plots import picker_panel_figure
 
 DEMO_TARGET = "aitzgorri_by_Aitzol_Berasategi.jpg"
@@ -65,11 +64,7 @@ def make_picker(target: Tensor | str, candidates: Sequence[Tensor | str], names:
     t = _as_rgb(target)
     cands = [_as_rgb(c) for c in candidates]
     model = load_extractor(features)
-
-    def L(rgb: Tensor) -> Tensor:
-        return rgb_to_lab(resize_short_side(rgb, size).clamp(0, 1))[None, :1]
-
-    ranked = recommend(model, L(t), [L(c) for c in cands])
+    ranked = recommend_photos(model, t, cands, size)
     return Picker(target=t, candidates=[cands[i] for i, _ in ranked], names=[names[i] for i, _ in ranked],
                   scores=[s for _, s in ranked], features=model,
                   net=colornet_for(model.extractor) if net is None else net, size=size)
@@ -83,15 +78,9 @@ def picker_panel(picker: Picker, index: int) -> dict[str, Tensor]:
         raise ValueError(f"index must be an int in 0..{len(picker) - 1}, got {index!r}")
     c: Colorization = colorize(picker.target, picker.candidates[index], features=picker.features, net=picker.net,
                                size=picker.size)
-    h, w = c.T_L.shape[-2:]
-    L = c.sims.shape[0] // 2
-    return {
-        "target": (c.T_L / 100).expand(3, h, w),
-        "reference": c.reference_rgb,
-        "warped": c.warped_rgb().clamp(0, 1),
-        "similarity": c.sims[L:].mean(0, keepdim=True).clamp(0, 1),
-        "result": F.interpolate(c.rgb[None], size=(h, w), mode="area")[0],
-    }
+    pictures = c.pictures()
+    pictures["result"] = F.interpolate(c.rgb[None], size=tuple(c.T_L.shape[-2:]), mode="area")[0]
+    return pictures
 
 
 def panel_png(panel: dict[str, Tensor], title: str = "") -> bytes:

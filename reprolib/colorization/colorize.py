@@ -68,6 +68,18 @@ class Colorization:
         """T_L with R'_ab: what the matching alone gives, before the colorization sub-net."""
         return lab_to_rgb(torch.cat((self.T_L, self.R_ab_warped)))
 
+    def pictures(self) -> dict[str, Tensor]:
+        """What the picker and the photo page show, in [0, 1]: "target" (T_L as gray), "reference", "warped"
+        (T_L + R'_ab) and "similarity" (the mean of the bidirectional maps sim_T<->R, (1, h, w)) at the working
+        size, and "result" at the target's size (needs the maps: ``colorize(maps=True)``)."""
+        h, w = self.T_L.shape[-2:]
+        if self.sims.shape[0] == 0:
+            raise ValueError("this colorization was made without its similarity maps (maps=False)")
+        return {"target": (self.T_L / 100).expand(3, h, w), "reference": self.reference_rgb,
+                "warped": self.warped_rgb().clamp(0, 1),
+                "similarity": self.sims[self.sims.shape[0] // 2:].mean(0, keepdim=True).clamp(0, 1),
+                "result": self.rgb}
+
 
 def colornet_for(extractor: str) -> ColorNet:
     """The shipped ColorNet trained on the similarity maps of gray-VGG ``extractor`` (one line naming the

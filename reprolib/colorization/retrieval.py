@@ -23,6 +23,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..core import checks
+from ..core.color import rgb_to_lab
+from ..core.photos import resize_short_side
 from .features import GrayVGG
 
 GLOBAL_LAYER = "relu4_1"
@@ -62,3 +64,12 @@ def recommend(model: GrayVGG, target_L: Tensor, candidates_L: Sequence[Tensor],
         g_R, h_R = global_descriptor(model, L), luminance_histogram(L)
         scores.append(float((g_T * g_R).sum() - hist_weight * 0.5 * (h_T - h_R).abs().sum()))
     return sorted(enumerate(scores), key=lambda t: (-t[1], t[0]))
+
+
+def recommend_photos(model: GrayVGG, target: Tensor, candidates: Sequence[Tensor],
+                     short_side: int = 256) -> list[tuple[int, float]]:
+    """:func:`recommend` on RGB photos (3, H, W) in [0, 1]: each brought to ``short_side`` and ranked by its L*."""
+    def L(rgb: Tensor) -> Tensor:
+        return rgb_to_lab(resize_short_side(checks.rgb_image(rgb, "photo"), short_side).clamp(0, 1))[None, :1]
+
+    return recommend(model, L(target), [L(c) for c in candidates])

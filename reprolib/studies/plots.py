@@ -270,6 +270,40 @@ def picker_panel_figure(panel: dict[str, Tensor], title: str = "") -> Figure:
     return fig
 
 
+PAGE_CAPTIONS = {
+    "target": "target T (its L* only)",
+    "reference": "reference R",
+    "warped": "R'_ab: R's colours warped onto T",
+    "similarity": "similarity sim T<->R",
+    "result": "result",
+}
+
+
+def photo_page_figure(pictures: dict[str, Tensor], title: str = "") -> Figure:
+    """The photo page's panel (:func:`reprolib.photo_page.compute_panel`): target, reference, R'_ab and the
+    similarity map (with its colour bar) in a 2 x 2 grid, the result twice as large beside them."""
+    fig = plt.figure(figsize=(12, 5.6), constrained_layout=True)
+    grid = fig.add_gridspec(2, 3, width_ratios=(1, 1, 2))
+    places = {"target": grid[0, 0], "reference": grid[0, 1], "warped": grid[1, 0], "similarity": grid[1, 1],
+              "result": grid[:, 2]}
+    for name, place in places.items():
+        ax = fig.add_subplot(place)
+        img = pictures[name].detach().cpu()
+        if img.shape[0] == 1:
+            shown = ax.imshow(img[0].numpy(), cmap="magma", vmin=0, vmax=1)
+            bar = fig.colorbar(shown, ax=ax, shrink=0.85)
+            bar.set_label("cosine (mean of 5 layers)", fontsize=8)
+            bar.ax.tick_params(labelsize=8)
+        else:
+            ax.imshow(img.permute(1, 2, 0).clamp(0, 1).numpy())
+        ax.set_title(PAGE_CAPTIONS[name], fontsize=11 if name == "result" else 9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
 def similarity_figure(sims: Tensor, layers: Sequence[str]) -> Figure:
     """The 2 L similarity maps of one pair (2 L, H, W): forward sim_T->R (top) and bidirectional sim_T<->R
     (bottom) per layer, on one colour scale from 0 to 1 (cosines of ReLU features)."""

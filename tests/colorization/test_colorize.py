@@ -105,5 +105,8 @@ def test_the_similarity_maps_are_skipped_only_where_nothing_reads_them(photo_pai
     full, lean = col.colorize(t, r, size=48), col.colorize(t, r, size=48, maps=False)
     assert full.sims.shape[0] == 10 and lean.sims.shape[0] == 0
     assert torch.equal(full.rgb, lean.rgb)  # R'_ab smoothed does not read them
+    assert set(full.pictures()) == {"target", "reference", "warped", "similarity", "result"}
+    with pytest.raises(ValueError, match="without its similarity maps"):
+        lean.pictures()
     net = col.colorize(t, r, size=48, colornet=True, maps=False)  # the ColorNet does: they are made
     assert net.sims.shape[0] == 10 and torch.equal(net.rgb, col.colorize(t, r, size=48, colornet=True).rgb)

@@ -43,3 +43,17 @@ def test_recommend_errors():
         retrieval.recommend(model, torch.zeros(1, 1, 32, 32), [])
     with pytest.raises(ValueError, match="luminance"):
         retrieval.recommend(model, torch.zeros(1, 3, 32, 32), [torch.zeros(1, 1, 32, 32)])
+
+
+def test_recommend_photos_ranks_rgb_photos_by_their_L():
+    from reprolib.core.color import rgb_to_lab
+    from reprolib.core.photos import load_photo, resize_short_side
+
+    model = features.grayvgg_small()
+    photos = [load_photo(n) for n in ("flower.jpg", "coffee.jpg", "rocket.jpg")]
+    ranked = retrieval.recommend_photos(model, photos[0], photos, short_side=64)
+    assert ranked[0][0] == 0  # the target itself first
+    L = [rgb_to_lab(resize_short_side(p, 64).clamp(0, 1))[None, :1] for p in photos]
+    assert ranked == retrieval.recommend(model, L[0], L)
+    with pytest.raises(ValueError, match="photo"):
+        retrieval.recommend_photos(model, photos[0][:1], photos)

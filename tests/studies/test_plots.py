@@ -48,6 +48,8 @@ def calls(tiny):
         "rows_figure": (target, reference, {"ground_truth": target.lab}),
         "image_rows": ({"row": target.rgb}, 2),
         "picker_panel_figure": ({"target": rgb, "similarity": rgb[:1]}, "title"),
+        "photo_page_figure": ({k: rgb for k in ("target", "reference", "warped", "result")} | {"similarity": rgb[:1]},
+                              "title"),
         "similarity_figure": (m.sims[0], LAYERS),
         "field_figure": (m.phi_TR[0], reference.rgb[0]),
         "photo_gallery": ([(target.lab[:1], reference.lab[:1], m.R_ab_warped[:1], m.R_ab_warped[:1])], ["pair"]),
