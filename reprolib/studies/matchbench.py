@@ -26,11 +26,13 @@ from ..colorization.matching import METHODS
 PAIR = ("flower.jpg", "rocket.jpg")  # reprolib/data/photos, see its README.md
 
 
-def _peak_rss_mb() -> float:
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, MB (ru_maxrss)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: kilobytes
 
 
-def _current_rss_mb() -> float:
+def current_rss_mb() -> float:
+    """This process's resident memory now, MB."""
     with open("/proc/self/statm") as f:  # Linux: pages
         return int(f.read().split()[1]) * resource.getpagesize() / 2**20
 
@@ -57,14 +59,14 @@ def measure(method: str, size: int = 256, repeats: int = 3, pair: tuple | None =
     torch.manual_seed(0)
     model = GrayVGG().eval()
     T_L, R_L, R_ab = _pair(size) if pair is None else pair
-    base = _current_rss_mb()
+    base = current_rss_mb()
     matching.match(model, T_L, R_L, R_ab, method=method)  # warm-up
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         matching.match(model, T_L, R_L, R_ab, method=method)
         times.append(time.perf_counter() - start)
-    return {"seconds": statistics.median(times), "peak_mb": round(_peak_rss_mb() - base, 1),
+    return {"seconds": statistics.median(times), "peak_mb": round(peak_rss_mb() - base, 1),
             "threads": torch.get_num_threads()}
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import resource
 import subprocess
 import sys
 import time
@@ -28,21 +27,13 @@ import time
 import torch
 
 from ..core.files import OutputDir
+from .matchbench import current_rss_mb, peak_rss_mb
 from .report import Step, table
 
 SIZES = ((256, 256), (384, 512), (768, 1024))  # (H, W) working sizes: 0.07, 0.2 and 0.8 megapixels
 EXTRACTORS = ("photo", "vgg16")
 METHODS = ("exact", "patchmatch", "attention")
 PAIR = ("flower.jpg", "rocket.jpg")  # reprolib/data/photos
-
-
-def _rss_mb() -> float:
-    with open("/proc/self/statm") as f:  # Linux: pages
-        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
-
-
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: kilobytes
 
 
 def _extractor(name: str):
@@ -110,16 +101,14 @@ def measure(extractor: str, method: str, size: tuple[int, int], device: str = "c
                  "threads": torch.get_num_threads()}
     with torch.no_grad():
         photo_match(model, small[0][:, :1], small[1], method)  # warm-up, small
-        base = _rss_mb()
+        base = current_rss_mb()
         out["features_s"] = timed(lambda: (model(lab[0][:, :1], layers), model(lab[1][:, :1], layers)))
-        out["features_peak_mb"] = round(_peak_mb() - base, 1)
+        out["features_peak_mb"] = round(peak_rss_mb() - base, 1)
         out["match_s"] = timed(lambda: photo_match(model, lab[0][:, :1], lab[1], method))
-        out["match_peak_mb"] = round(_peak_mb() - base, 1)
-        done = {}
-        out["colorize_s"] = timed(lambda: done.setdefault("c", colorize(rgb[0], rgb[1], features=model,
-                                                                        size=min(size), method=method, device=device,
-                                                                        maps=False)))
-        out["colorize_peak_mb"] = round(_peak_mb() - base, 1)
+        out["match_peak_mb"] = round(peak_rss_mb() - base, 1)
+        out["colorize_s"] = timed(lambda: colorize(rgb[0], rgb[1], features=model, size=min(size), method=method,
+                                                   device=device, maps=False))
+        out["colorize_peak_mb"] = round(peak_rss_mb() - base, 1)
     out["colorize_over_features"] = round(out["colorize_s"] / out["features_s"], 2)
     return out
 

@@ -90,7 +90,7 @@ def projected_descriptors(F_T: Tensor, F_R: Tensor, patch: int, dims: int = PROJ
     for a, b in zip(ft, fr):  # one basis per pair, whatever else is in the batch
         P1 = _basis(torch.cat((_sample(a, half), _sample(b, half))), c)  # (C, c)
         a1, b1 = (F.pad(torch.einsum("chw,ck->khw", x, P1)[None], (r, r, r, r), mode="replicate") for x in (a, b))
-        # the stacked patches (offset-major, as _stack_patches) at the sampled positions, for the second stage
+        # the stacked patches (offset-major, as patch_descriptors) at the sampled positions, for the second stage
         D = torch.cat([_sample_patches(x, patch, half) for x in (a1, b1)])
         P2 = _basis(D, dims)  # (patch^2 c, dims)
         weight = P2.T.reshape(-1, patch * patch, c).transpose(1, 2).reshape(-1, c, patch, patch) / patch
