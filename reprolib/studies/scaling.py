@@ -36,6 +36,12 @@ METHODS = ("exact", "patchmatch", "attention")
 PAIR = ("flower.jpg", "rocket.jpg")  # reprolib/data/photos
 
 
+def _above(base: float) -> float:
+    """The peak resident memory above ``base`` MB; the two counters round differently, so a peak that has not
+    grown can read a fraction of a MB below the baseline: that is 0."""
+    return round(max(0.0, peak_rss_mb() - base), 1)
+
+
 def _extractor(name: str):
     """(gray-VGG, what it is): "vgg16" falls back to VGG-16's layout with random weights when no weights are here."""
     from ..colorization.extractors import load_extractor
@@ -103,12 +109,12 @@ def measure(extractor: str, method: str, size: tuple[int, int], device: str = "c
         photo_match(model, small[0][:, :1], small[1], method)  # warm-up, small
         base = current_rss_mb()
         out["features_s"] = timed(lambda: (model(lab[0][:, :1], layers), model(lab[1][:, :1], layers)))
-        out["features_peak_mb"] = round(peak_rss_mb() - base, 1)
+        out["features_peak_mb"] = _above(base)
         out["match_s"] = timed(lambda: photo_match(model, lab[0][:, :1], lab[1], method))
-        out["match_peak_mb"] = round(peak_rss_mb() - base, 1)
+        out["match_peak_mb"] = _above(base)
         out["colorize_s"] = timed(lambda: colorize(rgb[0], rgb[1], features=model, size=min(size), method=method,
                                                    device=device, maps=False))
-        out["colorize_peak_mb"] = round(peak_rss_mb() - base, 1)
+        out["colorize_peak_mb"] = _above(base)
     out["colorize_over_features"] = round(out["colorize_s"] / out["features_s"], 2)
     return out
 
