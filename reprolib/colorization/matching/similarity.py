@@ -114,7 +114,7 @@ def _layer_cosines(ft: Tensor, fr: Tensor, phi_TR: Tensor, round_trip: Tensor, s
     C-channel vector is built per pixel. Finer grids: each layer is upsampled once to its image (what
     grid_sample gives at every pixel centre) and the rows at phi_T->R(p) and the round trip are gathered.
     ``own`` (B, 2, h, w): the target pixels to evaluate (default: all; phi_TR and round_trip given at them);
-    on finer grids these are sampled from their 4 corner rows (:func:`_sampled_cosines`).
+    on finer grids these are sampled from their 4 corner rows (:func:`_sampled_dots`).
     All routes equal grid_sample + cosine to float rounding."""
     B = ft.shape[0]
     FT, FR = ft.flatten(2), fr.flatten(2)  # (B, C, n)
@@ -128,7 +128,7 @@ def _layer_cosines(ft: Tensor, fr: Tensor, phi_TR: Tensor, round_trip: Tensor, s
                       _quadratic(G_TT, ic, wc, ic, wc))
         ab, cb = _quadratic(G_TR, ia, wa, ib, wb), _quadratic(G_TR, ic, wc, ib, wb)
     elif own is not None:
-        return _sampled_cosines(ft, fr, own, phi_TR, round_trip, size_T, size_R)
+        aa, bb, cc, ab, cb = _sampled_dots(ft, fr, own, phi_TR, round_trip, size_T, size_R)
     else:
         rows_T, rows_R = _pixel_rows(ft, size_T), _pixel_rows(fr, size_R)
         a, b, c = rows_T, _rows_at(rows_R, phi_TR, size_R[1]), _rows_at(rows_T, round_trip, size_T[1])
@@ -147,26 +147,25 @@ def _corner_rows(rows: Tensor, idx: Tensor, wts: Tensor) -> Tensor:
     return torch.bmm(wts[:, None, :], rows.index_select(0, idx.flatten()).view(*idx.shape, -1))[:, 0]
 
 
-def _sampled_cosines(ft: Tensor, fr: Tensor, own: Tensor, phi_TR: Tensor, round_trip: Tensor,
-                     size_T: tuple[int, int], size_R: tuple[int, int], chunk: int = MAP_CHUNK) -> tuple[Tensor, Tensor]:
-    """:func:`_layer_cosines` at chosen target pixels ``own`` (B, 2, h, w), with phi_T->R and the round trip at
-    those pixels: the same grid_sample numbers, from the 4 corner rows of each sample, ``chunk`` positions at
-    a time (memory bounded whatever the image size). Returns forward and bidirectional cosines (B, h w)."""
+def _sampled_dots(ft: Tensor, fr: Tensor, own: Tensor, phi_TR: Tensor, round_trip: Tensor, size_T: tuple[int, int],
+                  size_R: tuple[int, int], chunk: int = MAP_CHUNK) -> tuple[Tensor, ...]:
+    """The dot products |a|^2, |b|^2, |c|^2, <a, b>, <c, b> (each (B, h w)) of :func:`_layer_cosines` at chosen
+    target pixels ``own`` (B, 2, h, w), with phi_T->R and the round trip at those pixels: the same
+    grid_sample samples, from the 4 corner rows of each, ``chunk`` positions at a time (memory bounded)."""
     B = ft.shape[0]
     rows_T, rows_R = ft.flatten(2).mT.contiguous(), fr.flatten(2).mT.contiguous()  # (B, n, C)
     (ia, wa), (ib, wb), (ic, wc) = (_bilinear(at, size, tuple(f.shape[-2:]), ft.dtype) for at, size, f in
                                     ((own, size_T, ft), (phi_TR, size_R, fr), (round_trip, size_T, ft)))
-    fwd, bid = torch.empty(B, ia.shape[1], dtype=ft.dtype, device=ft.device), torch.empty_like(wa[..., 0])
+    dots = torch.empty(5, B, ia.shape[1], dtype=ft.dtype, device=ft.device)
     for b in range(B):
         for i in range(0, ia.shape[1], chunk):
             part = slice(i, i + chunk)
-            a = _corner_rows(rows_T[b], ia[b, part], wa[b, part])
-            v = _corner_rows(rows_R[b], ib[b, part], wb[b, part])
-            c = _corner_rows(rows_T[b], ic[b, part], wc[b, part])
-            aa, vv, cc = a.square().sum(-1), v.square().sum(-1), c.square().sum(-1)
-            fwd[b, part] = (a * v).sum(-1) * (aa * vv).clamp_min(EPS**2).rsqrt()
-            bid[b, part] = (c * v).sum(-1) * (vv * cc).clamp_min(EPS**2).rsqrt()
-    return fwd, bid
+            a = _corner_rows(rows_T[b], ia[b, part], wa[b, part])[None]
+            v = _corner_rows(rows_R[b], ib[b, part], wb[b, part])[None]
+            c = _corner_rows(rows_T[b], ic[b, part], wc[b, part])[None]
+            for k, (x, y) in enumerate(((a, a), (v, v), (c, c), (a, v), (c, v))):
+                dots[k, b, part] = _dot(x, y)[0]
+    return tuple(dots)
 
 
 def map_stride(size: tuple[int, int], max_pixels: int = MAP_PIXELS) -> int:
