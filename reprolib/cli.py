@@ -41,13 +41,15 @@ def _reproduce(args: argparse.Namespace) -> int:
     from .reproduce import reproduce
 
     only = [name.strip() for name in args.only.split(",")] if args.only else None
-    results = reproduce(args.out, quick=args.quick, progress=not args.no_progress, only=only)
+    results = reproduce(args.out, quick=args.quick, progress=not args.no_progress, only=only, workers=args.jobs,
+                        device=resolve_device(args.device).type)
     print(f"wrote {args.out}/results.json and {args.out}/REPORT.md in {results['meta']['seconds']} s")
     return 0
 
 
 def _loop_options(args: argparse.Namespace) -> dict:
-    return {"resume": not args.no_resume, "progress": not args.no_progress, "command": _command(args)}
+    return {"resume": not args.no_resume, "progress": not args.no_progress, "command": _command(args),
+            "device": resolve_device(args.device).type}
 
 
 def _train_grayvgg(args: argparse.Namespace) -> int:
@@ -70,8 +72,7 @@ def _train_colornet(args: argparse.Namespace) -> int:
                                        width=args.width, lr=args.lr, features=args.features, images=args.images,
                                        branches=tuple(args.branches.split(",")), cached=not args.fresh_pairs,
                                        pairs_per_image=args.pairs_per_image,
-                                       eval_n=min(args.eval_n, 4), device=resolve_device(args.device).type,
-                                       **_loop_options(args))
+                                       eval_n=min(args.eval_n, 4), **_loop_options(args))
     else:
         metrics = colornet.train(out, steps=args.steps, mode=args.mode, batch_size=args.batch_size, seed=args.seed,
                                  size=args.size, width=args.width, residual=not args.no_residual, lr=args.lr,
@@ -213,6 +214,10 @@ def _loop_parent() -> argparse.ArgumentParser:
                         help="start over even if an interrupted run left a state file")
     parent.add_argument("--force", action="store_true", help="replace an existing --out file")
     parent.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parent.add_argument("--device", choices=DEVICES, default="cpu",
+                        help="where the networks train (auto: cuda when torch sees a GPU); the held-out evaluation "
+                             "runs on the CPU (photo ColorNet: one GPU per torchrun process, nccl) "
+                             "(default: %(default)s)")
     return parent
 
 
@@ -263,6 +268,12 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--quick", action="store_true", help="smaller runs (a few minutes at most)")
     rep.add_argument("--out", default="results", help="output folder (default: results); nothing is written outside it")
     rep.add_argument("--no-progress", action="store_true", help="no progress bar")
+    rep.add_argument("--jobs", type=int, default=None, metavar="N",
+                     help="processes for the independent computations, one thread each; the numbers do not depend "
+                          "on N (default: one per CPU core)")
+    rep.add_argument("--device", choices=DEVICES, default="cpu",
+                     help="where the insertion GANs train (the only training in reproduce; evaluations run on "
+                          "the CPU) (default: %(default)s)")
     rep.add_argument("--only", metavar="NAMES",
                      help="comma-separated experiments to run (lab, features, matching, colorization, insertion, "
                           "photos, scaling), updating them in an existing results.json; default: all but the "
@@ -316,9 +327,6 @@ def build_parser() -> argparse.ArgumentParser:
                     help="photographs: pairs of two views drawn from each image (default: %(default)s)")
     cn.add_argument("--fresh-pairs", action="store_true",
                     help="photographs: match new pairs every step instead of caching them (large image folders)")
-    cn.add_argument("--device", choices=DEVICES, default="cpu",
-                    help="photographs: where the net trains (cuda: one GPU per torchrun process, nccl; auto: cuda "
-                         "when torch sees a GPU)")
 
     ins = _trainer(train, "insertion", "the insertion GAN of Inserting Videos into Videos, in miniature",
                    "checkpoints/insertion.pt", 300, 12, "fake pairs per step, and as many real pairs", _train_insertion)

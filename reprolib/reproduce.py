@@ -6,6 +6,11 @@ through ``step``, and returns its numbers for ``results.json`` (one top-level ke
 section of ``REPORT.md`` (kept as ``report/NAME.md``). The benchmarks of ``OPTIONAL`` run only when named
 (``--only scaling``, ``make bench``). A run with ``only`` updates its experiments in an existing
 results.json and REPORT.md and keeps the others, each with its own run's meta (``meta["runs"]``).
+
+Two phases: first every experiment's independent computations (a study's ``jobs(quick)``, see
+:mod:`reprolib.core.jobs`) run side by side, ``--jobs N`` processes at one thread each (the same numbers
+for any N); then each study's ``run(out, quick, step, done)`` turns their results into numbers and figures
+and measures its speeds alone on the machine, at the default thread count, one study after another.
 """
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .core.files import OutputDir
+from .core.jobs import JOB_THREADS, Job, check_workers, default_workers, run_jobs
 from .studies import colour_eval, features_study, insertion_study, lab_study, matching_study, photo_study, scaling
 from .studies.report import Step
 
@@ -32,12 +38,24 @@ EXPERIMENTS: dict[str, Callable[[OutputDir, bool, Step], tuple[dict, str]]] = {
     "scaling": scaling.run,
 }
 OPTIONAL = ("scaling",)  # timings that need a quiet machine and minutes: run when named (make bench)
+# The studies' independent computations, (quick, device) -> jobs. ``device`` is where trainings run: of the
+# studies, only the insertion one trains; the others evaluate shipped models on the CPU.
+JOBS: dict[str, Callable[[bool, str], dict[str, Job]]] = {
+    "lab": lambda quick, device: lab_study.jobs(quick),
+    "features": lambda quick, device: features_study.jobs(quick),
+    "matching": lambda quick, device: matching_study.jobs(quick),
+    "colorization": lambda quick, device: colour_eval.jobs(quick),
+    "insertion": lambda quick, device: insertion_study.jobs(quick, device),
+    "photos": lambda quick, device: photo_study.jobs(quick),
+}
 
 
 def reproduce(out_dir: str = "results", quick: bool = False, progress: bool = True,
-              only: Sequence[str] | None = None) -> dict:
-    """Run every experiment but ``OPTIONAL`` (or those named in ``only``) into ``out_dir``; returns what it
-    wrote to results.json (with ``only``: the file's other experiments kept from their earlier runs)."""
+              only: Sequence[str] | None = None, workers: int | None = None, device: str = "cpu") -> dict:
+    """Run every experiment but ``OPTIONAL`` (or those named in ``only``) into ``out_dir``, their jobs in
+    ``workers`` processes (default: one per core), their trainings on ``device``; returns what it wrote to
+    results.json (with ``only``: the file's other experiments kept from their earlier runs)."""
+    workers = default_workers() if workers is None else check_workers(workers)
     unknown = sorted(set(only or ()) - set(EXPERIMENTS))
     if unknown or (only is not None and not only):
         raise ValueError(f"unknown experiment {', '.join(unknown) or '(none named)'}; known: {', '.join(EXPERIMENTS)}")
@@ -51,12 +69,23 @@ def reproduce(out_dir: str = "results", quick: bool = False, progress: bool = Tr
         f" --only {','.join(chosen)}" if only is not None else "")
     results: dict = {k: v for k, v in kept.items() if k in EXPERIMENTS and k not in chosen}
     runs = {k: v for k, v in kept.get("meta", {}).get("runs", {}).items() if k in results}
+    plans = {name: JOBS[name](quick, device) for name in chosen if name in JOBS}
+    flat = {f"{name}: {key}": job for name, plan in plans.items() for key, job in plan.items()}
+    with tqdm(total=len(flat), desc=f"jobs ({workers} processes)", unit="job", disable=not progress or not flat) as bar:
+        done, job_seconds = run_jobs(flat, workers, lambda msg: (bar.set_postfix_str(msg, refresh=False), bar.update()))
+    jobs_wall = round(time.perf_counter() - started, 1)
     with tqdm(total=len(chosen), desc="reproduce", unit="experiment", disable=not progress) as bar:
         for name, experiment in chosen.items():
             t0 = time.perf_counter()
-            res, md = experiment(out, quick, lambda msg: bar.set_postfix_str(msg, refresh=True))
+            step = lambda msg: bar.set_postfix_str(msg, refresh=True)  # noqa: E731
+            if name in plans:
+                res, md = experiment(out, quick, step, done={k: done[f"{name}: {k}"] for k in plans[name]})
+            else:
+                res, md = experiment(out, quick, step)
             results[name] = res
-            runs[name] = {"command": command, "quick": quick, "seconds": round(time.perf_counter() - t0, 1)}
+            runs[name] = {"command": command, "quick": quick, "seconds": round(time.perf_counter() - t0, 1),
+                          "job_seconds": round(sum(job_seconds[f"{name}: {k}"] for k in plans.get(name, ())), 1),
+                          "jobs": {k: job_seconds[f"{name}: {k}"] for k in plans.get(name, ())}}
             out.write_text(f"report/{name}.md", md)
             bar.update()
     meta = {
@@ -65,6 +94,10 @@ def reproduce(out_dir: str = "results", quick: bool = False, progress: bool = Tr
         "seconds": round(time.perf_counter() - started, 1),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
+        "workers": workers,
+        "device": device,
+        "job_threads": JOB_THREADS,
+        "jobs_seconds": jobs_wall,
         "machine": platform.machine(),
         "python": platform.python_version(),
         "runs": {k: runs[k] for k in EXPERIMENTS if k in runs},
@@ -74,8 +107,9 @@ def reproduce(out_dir: str = "results", quick: bool = False, progress: bool = Tr
     out.write_text("results.json", json.dumps(results, indent=2) + "\n")
     others = [k for k in results if k in EXPERIMENTS and k not in chosen]
     header = (
-        f"# Reproduction report\n\nWritten by `{command}` in {meta['seconds']} s (torch {meta['torch']}, "
-        f"{meta['threads']} threads)"
+        f"# Reproduction report\n\nWritten by `{command}` in {meta['seconds']} s (torch {meta['torch']}; "
+        f"the jobs in {workers} processes at {JOB_THREADS} thread each, {jobs_wall} s; then each study's figures "
+        f"and timings at {meta['threads']} threads)"
         + (f"; kept from earlier runs in this folder: {', '.join(others)} (their commands in results.json, "
            "meta.runs)" if others else "")
         + ". Figures are in `figures/`; every number is in `results.json`.\n\n"

@@ -182,3 +182,18 @@ def test_colorize_names_a_missing_gpu_and_an_exact_search_that_would_take_minute
     assert not out.exists()
     assert main(["colorize", str(t), "--reference", str(r), "--output", str(out), "--size", "48"]) == 0
     assert "(matching: exact," in capsys.readouterr().out
+
+
+def test_reproduce_and_train_name_bad_jobs_and_a_missing_gpu_in_one_line(tmp_path, capsys, monkeypatch):
+    assert main(["reproduce", "--out", str(tmp_path / "r"), "--jobs", "0", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "workers (--jobs) must be an integer >= 1, got 0" in err
+    assert not (tmp_path / "r").exists()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for argv in (["reproduce", "--out", str(tmp_path / "r"), "--device", "cuda"],
+                 ["train", "grayvgg", "--out", str(tmp_path / "g.pt"), "--device", "cuda", "--steps", "1"],
+                 ["train", "insertion", "--out", str(tmp_path / "i.pt"), "--device", "cuda", "--steps", "1"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "torch sees no CUDA GPU here" in err
+    assert not any(tmp_path.iterdir())

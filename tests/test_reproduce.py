@@ -60,3 +60,24 @@ def test_optional_experiments_run_when_named_and_update_the_earlier_results(tmp_
     assert set(written["meta"]["runs"]) == {"a", "scaling"} and "--only" not in written["meta"]["runs"]["a"]["command"]
     report = (tmp_path / "out" / "REPORT.md").read_text()
     assert "## A 1" in report and "## SCALING 3" in report and "kept from earlier runs in this folder: a" in report
+
+
+def _square(x: int) -> int:
+    return x * x
+
+
+def test_the_jobs_run_first_and_reach_their_study(tmp_path, monkeypatch):
+    seen = {}
+
+    def study(out, quick, step, done=None):
+        seen.update(done)
+        return {"sum": sum(done.values())}, "## Jobs\n"
+
+    monkeypatch.setattr(rep, "EXPERIMENTS", {"jobs": study})
+    monkeypatch.setattr(rep, "JOBS", {"jobs": lambda quick, device: {f"x={x}": rep.Job(_square, {"x": x})
+                                                                     for x in (2, 3)}})
+    results = rep.reproduce(tmp_path / "out", progress=False, workers=1)
+    assert seen == {"x=2": 4, "x=3": 9} and results["jobs"] == {"sum": 13}
+    meta = results["meta"]
+    assert meta["workers"] == 1 and meta["job_threads"] == 1 and meta["device"] == "cpu"
+    assert set(meta["runs"]["jobs"]["jobs"]) == {"x=2", "x=3"}

@@ -40,6 +40,7 @@ from ..colorization.extractors import grayvgg_small
 from ..colorization.welsh import welsh
 from ..core import checks, color
 from ..core.files import OutputDir
+from ..core.jobs import Job, run_jobs
 from ..core.seeds import heldout_seed
 from ..training.colour_classifier import ColourClassifier, classifier_accuracy, classifier_chance, load_classifier
 from ..world import scenes
@@ -136,11 +137,15 @@ def evaluate_rows(n_pairs: int = 200, seed: int = 0, quick: bool = False, size: 
 
 
 
-def run(out: OutputDir, quick: bool, step: Step) -> tuple[dict, str]:
+def jobs(quick: bool) -> dict[str, Job]:
+    return {"rows": Job(evaluate_rows, dict(n_pairs=200, quick=quick), cost=30)}
+
+
+def run(out: OutputDir, quick: bool, step: Step, done: dict | None = None) -> tuple[dict, str]:
     """The paper's evaluation in miniature: every row on held-out pairs (figures/colorization_rows.png), and
-    the end-to-end speed of ``colorize`` on a 256 x 256 photo pair."""
-    step("colorization: all rows on held-out pairs")
-    res = evaluate_rows(n_pairs=200, quick=quick)
+    the end-to-end speed of ``colorize`` on a 256 x 256 photo pair (``done``: the results of :func:`jobs`,
+    when ``reproduce`` ran them; the speed is measured here)."""
+    res = (run_jobs(jobs(quick), 1, step)[0] if done is None else done)["rows"]
     step("colorization: figure")
     target, reference = scenes.sample_pairs(heldout_seed(0), 3)
     nets, _ = shipped_colornets()

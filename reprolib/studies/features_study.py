@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..colorization.extractors import grayvgg_small, random_like
 from ..core.files import OutputDir
+from ..core.jobs import Job, run_jobs
 from ..core.seeds import heldout_seed
 from ..training.grayvgg import evaluate_grayvgg
 from ..world import scenes
@@ -11,21 +12,34 @@ from . import agreement, plots
 from .report import Step
 
 
-def run(out: OutputDir, quick: bool, step: Step) -> tuple[dict, str]:
-    """The synthetic world and the gray-VGG: do features of L alone find the same class in another scene?"""
-    step("features: scenes per second")
-    scenes_per_s = scenes.scenes_per_second(size=64, n=256 if quick else 1024, repeats=3, threads=1)
-    step("features: held-out accuracy of the shipped small gray-VGG")
+def measure(quick: bool) -> dict:
+    """The held-out accuracy of the shipped small gray-VGG and the nearest-neighbour label agreement of its
+    features, trained against random weights (the study's job)."""
     model = grayvgg_small()
-    accuracy = evaluate_grayvgg(model, n=64 if quick else 256)
-    step("features: nearest-neighbour label agreement, trained vs random weights")
     n_pairs = 8 if quick else 32
     random = random_like(model, seed=0)
-    agree = {"layer": agreement.DEFAULT_LAYER, "n_pairs": n_pairs,
-             "trained": agreement.nn_label_agreement(model, n_pairs=n_pairs),
-             "random": agreement.nn_label_agreement(random, n_pairs=n_pairs),
-             "chance": agreement.chance_agreement(n_pairs=n_pairs)}
+    return {"accuracy": evaluate_grayvgg(model, n=64 if quick else 256),
+            "agreement": {"layer": agreement.DEFAULT_LAYER, "n_pairs": n_pairs,
+                          "trained": agreement.nn_label_agreement(model, n_pairs=n_pairs),
+                          "random": agreement.nn_label_agreement(random, n_pairs=n_pairs),
+                          "chance": agreement.chance_agreement(n_pairs=n_pairs)}}
+
+
+def jobs(quick: bool) -> dict[str, Job]:
+    return {"measure": Job(measure, dict(quick=quick), cost=20)}
+
+
+def run(out: OutputDir, quick: bool, step: Step, done: dict | None = None) -> tuple[dict, str]:
+    """The synthetic world and the gray-VGG: do features of L alone find the same class in another scene?
+    (``done``: the results of :func:`jobs`, when ``reproduce`` ran them; the speed is measured here.)"""
+    done = run_jobs(jobs(quick), 1, step)[0] if done is None else done
+    accuracy, agree = done["measure"]["accuracy"], done["measure"]["agreement"]
+    n_pairs = agree["n_pairs"]
+    step("features: scenes per second")
+    scenes_per_s = scenes.scenes_per_second(size=64, n=256 if quick else 1024, repeats=3, threads=1)
     step("features: figures")
+    model = grayvgg_small()
+    random = random_like(model, seed=0)
     target, reference = scenes.sample_pairs(heldout_seed(0), 4)
     matches = {name: agreement.nearest_neighbours(net, target.L, reference.L)
                for name, net in (("trained", model), ("random", random))}

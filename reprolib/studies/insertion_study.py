@@ -7,8 +7,10 @@ import time
 from dataclasses import asdict
 
 from ..core.files import OutputDir
+from ..core.jobs import Job, run_jobs
 from ..insertion.losses import LuminancePerceptualLoss
 from ..insertion.metrics import box_error, eval_pairs, evaluate_generator, generate, mean_std, pair_classifier_accuracy
+from ..insertion.nets import InsertionGenerator
 from ..training.insertion import Config, fit
 from . import plots
 from .report import Step, table
@@ -29,35 +31,58 @@ def references(n: int = 256, seed: int = 0, classifier_steps: int = 150, classif
 
 
 
-def experiment(seeds: tuple[int, ...] = (0, 1, 2), steps: int = 300, eval_n: int = 256,
-               direct_seeds: tuple[int, ...] | None = None, reversal_seeds: tuple[int, ...] = (0,),
-               oracle_seeds: tuple[int, ...] = (0,), progress: bool = True, step_note=None, **settings) -> dict:
-    """Train with and without the pair discriminator (blending generator), the direct generator with it, and
-    the gradient-reversal variant; evaluate each on the same held-out pairs. Returns the "insertion" results
-    (plus, under "_<run>_generator", the generator of each run's first seed, for pictures)."""
-    perceptual = LuminancePerceptualLoss()
-    direct_seeds = seeds if direct_seeds is None else direct_seeds
-    runs = {"without_pair_discriminator": [("none", True, s) for s in seeds],
-            "with_pair_discriminator": [("confusion", True, s) for s in seeds],
-            "direct_with_pair_discriminator": [("confusion", False, s) for s in direct_seeds],
-            "gradient_reversal": [("reversal", True, s) for s in reversal_seeds],
-            "oracle_supervised_real_pairs": [("none", True, s) for s in oracle_seeds]}
+RUNS = {  # run name -> (pair discriminator, blending generator, oracle)
+    "without_pair_discriminator": ("none", True, False),
+    "with_pair_discriminator": ("confusion", True, False),
+    "direct_with_pair_discriminator": ("confusion", False, False),
+    "gradient_reversal": ("reversal", True, False),
+    "oracle_supervised_real_pairs": ("none", True, True),
+}
+
+
+def train_and_evaluate(name: str, seed: int, steps: int, eval_n: int, keep_generator: bool = False,
+                       device: str = "cpu", **settings) -> dict:
+    """One run of ``RUNS[name]``: train (on ``device``), then evaluate on the held-out pairs (on the CPU; a
+    job of :func:`experiment`). Returns {"metrics": {"seed", errors, accuracy}, "generator": its state_dict
+    if ``keep_generator``}."""
+    pair, blending, oracle = RUNS[name]
+    cfg = Config(steps=steps, seed=seed, pair=pair, blending=blending, oracle=oracle, **settings)
+    m = fit(cfg, progress=False, perceptual=LuminancePerceptualLoss(), device=device)
+    return {"metrics": {"seed": seed, **evaluate_generator(m.generator, n=eval_n)},
+            "generator": m.generator.state_dict() if keep_generator else None}
+
+
+def experiment_jobs(seeds: tuple[int, ...] = (0, 1, 2), steps: int = 300, eval_n: int = 256,
+                    direct_seeds: tuple[int, ...] | None = None, reversal_seeds: tuple[int, ...] = (0,),
+                    oracle_seeds: tuple[int, ...] = (0,), device: str = "cpu", **settings) -> dict[str, Job]:
+    """The independent pieces of :func:`experiment`: one job per (run, seed), trained on ``device``, and the
+    references."""
+    plan = {"without_pair_discriminator": seeds, "with_pair_discriminator": seeds,
+            "direct_with_pair_discriminator": seeds if direct_seeds is None else direct_seeds,
+            "gradient_reversal": reversal_seeds, "oracle_supervised_real_pairs": oracle_seeds}
+    jobs = {f"{name}/seed {seed}": Job(train_and_evaluate, dict(name=name, seed=seed, steps=steps, eval_n=eval_n,
+                                                                 keep_generator=seed == run_seeds[0], device=device,
+                                                                 **settings),
+                                       cost=steps * (2 if RUNS[name][2] else 1))
+            for name, run_seeds in plan.items() for seed in run_seeds}
+    jobs["references"] = Job(references, dict(n=eval_n), cost=100)
+    return jobs
+
+
+def summarize(done: dict, steps: int = 300, eval_n: int = 256, **settings) -> dict:
+    """The "insertion" results from the jobs' results (plus, under "_<run>_generator", the generator of each
+    run's first seed, for pictures; callers pop it before saving)."""
     out: dict = {}
-    t0 = time.perf_counter()
-    for name, plan in runs.items():
-        per_seed = []
-        for pair, blending, seed in plan:
-            if step_note:
-                step_note(f"insertion: {name}, seed {seed}")
-            cfg = Config(steps=steps, seed=seed, pair=pair, blending=blending, oracle=name.startswith("oracle"),
-                         **settings)
-            m = fit(cfg, progress=progress, perceptual=perceptual)
-            per_seed.append({"seed": seed, **evaluate_generator(m.generator, n=eval_n)})
-            if seed == plan[0][2]:
-                out[f"_{name}_generator"] = m.generator  # for pictures; callers pop it before saving
-        if not per_seed:
+    for name in RUNS:
+        keys = [k for k in done if k.startswith(f"{name}/")]
+        if not keys:
             continue
-        summary = {"pair": plan[0][0], "blending": plan[0][1], "seeds": [r["seed"] for r in per_seed]}
+        per_seed = [done[k]["metrics"] for k in keys]
+        first = done[keys[0]]["generator"]
+        generator = InsertionGenerator(Config(steps=steps, **settings).width, RUNS[name][1])
+        generator.load_state_dict(first)
+        out[f"_{name}_generator"] = generator.eval()
+        summary = {"pair": RUNS[name][0], "blending": RUNS[name][1], "seeds": [r["seed"] for r in per_seed]}
         for key in ("real_pair_error", "fake_pair_error", "pair_classifier_accuracy"):
             mean, std = mean_std([r[key] for r in per_seed])
             summary[f"{key}_mean"], summary[f"{key}_std"] = round(mean, 3), round(std, 3)
@@ -68,20 +93,42 @@ def experiment(seeds: tuple[int, ...] = (0, 1, 2), steps: int = 300, eval_n: int
         keys = ("real_pair_error_mean", "real_pair_error_std", "fake_pair_error_mean", "fake_pair_error_std", "seeds")
         out["blending_vs_direct"] = {"blending": {k: out["with_pair_discriminator"][k] for k in keys},
                                      "direct": {k: out["direct_with_pair_discriminator"][k] for k in keys}}
-    out["references"] = references(eval_n)
+    out["references"] = done["references"]
     out["settings"] = {**asdict(Config(steps=steps, **settings)), "eval_n": eval_n,
                        "error": "mean CIE76 Delta E over the inserted box"}
-    out["seconds"] = round(time.perf_counter() - t0, 1)
     return out
 
 
+def experiment(seeds: tuple[int, ...] = (0, 1, 2), steps: int = 300, eval_n: int = 256,
+               direct_seeds: tuple[int, ...] | None = None, reversal_seeds: tuple[int, ...] = (0,),
+               oracle_seeds: tuple[int, ...] = (0,), workers: int = 1, step_note=None, **settings) -> dict:
+    """Train with and without the pair discriminator (blending generator), the direct generator with it, the
+    gradient-reversal variant and the supervised oracle; evaluate each on the same held-out pairs
+    (:func:`experiment_jobs`, run at one thread each in ``workers`` processes, then :func:`summarize`)."""
+    t0 = time.perf_counter()
+    done, _ = run_jobs(experiment_jobs(seeds, steps, eval_n, direct_seeds, reversal_seeds, oracle_seeds, **settings),
+                       workers, step_note)
+    return {**summarize(done, steps, eval_n, **settings), "seconds": round(time.perf_counter() - t0, 1)}
 
-def run(out: OutputDir, quick: bool, step: Step) -> tuple[dict, str]:
-    """Inserting Videos into Videos in miniature: real- and fake-pair errors with and without the pair discriminator."""
-    settings = dict(seeds=(0, 1), steps=150, direct_seeds=(0,), reversal_seeds=(), oracle_seeds=(), eval_n=128) \
+
+def study_settings(quick: bool) -> dict:
+    """The experiment's settings in ``reproduce`` (``--quick``: fewer seeds and steps)."""
+    return dict(seeds=(0, 1), steps=150, direct_seeds=(0,), reversal_seeds=(), oracle_seeds=(), eval_n=128) \
         if quick else dict(seeds=(0, 1, 2), steps=300, direct_seeds=(0,), reversal_seeds=(0,), oracle_seeds=(0,),
                            eval_n=256)
-    res = experiment(**settings, progress=False, step_note=step)
+
+
+def jobs(quick: bool, device: str = "cpu") -> dict[str, Job]:
+    """The study's jobs in ``reproduce`` (the GANs trained on ``device``)."""
+    return experiment_jobs(**study_settings(quick), device=device)
+
+
+def run(out: OutputDir, quick: bool, step: Step, done: dict | None = None) -> tuple[dict, str]:
+    """Inserting Videos into Videos in miniature: real- and fake-pair errors with and without the pair
+    discriminator (``done``: the results of :func:`jobs`, when ``reproduce`` ran them)."""
+    settings = study_settings(quick)
+    done = run_jobs(jobs(quick), 1, step)[0] if done is None else done
+    res = summarize(done, settings["steps"], settings["eval_n"])
     step("insertion: figure")
     fake, real = eval_pairs(8)
     rows = {"real pair u_A + r_B": real.composite, "ground truth": real.target}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..core.files import OutputDir
+from ..core.jobs import Job, run_jobs
 from ..core.photos import load_photo
 from . import colorbench, lab, plots
 from .report import Step, table
@@ -10,15 +11,19 @@ from .report import Step, table
 LAB_PHOTO = "flower.jpg"
 
 
-def run(out: OutputDir, quick: bool, step: Step) -> tuple[dict, str]:
-    """Study note points 1-2: exact Lab, its speed, perceptual uniformity, why L1 goes gray."""
-    step("Lab: exactness against scikit-image over the RGB cube")
-    exact = colorbench.exactness(step=8 if quick else 1)
+def jobs(quick: bool) -> dict[str, Job]:
+    """Exactness over the RGB cube, perceptual uniformity and regression to the mean (the speed is not a job)."""
+    return {"exactness": Job(colorbench.exactness, dict(step=8 if quick else 1), cost=15),
+            "uniformity": Job(lab.step_uniformity, cost=2), "l1_gray": Job(lab.regression_to_the_mean, cost=5)}
+
+
+def run(out: OutputDir, quick: bool, step: Step, done: dict | None = None) -> tuple[dict, str]:
+    """Study note points 1-2: exact Lab, its speed, perceptual uniformity, why L1 goes gray (``done``: the
+    results of :func:`jobs`, when ``reproduce`` ran them; the speed is measured here)."""
+    done = run_jobs(jobs(quick), 1, step)[0] if done is None else done
+    exact, uniformity, gray = done["exactness"], done["uniformity"], done["l1_gray"]
     step("Lab: rgb_to_lab speed on 1024 x 1024 against OpenCV and scikit-image")
     timing = colorbench.time_rgb_to_lab(size=1024, repeats=3 if quick else 10)
-    step("Lab: perceptual uniformity and regression to the mean")
-    uniformity = lab.step_uniformity()
-    gray = lab.regression_to_the_mean()
     step("Lab: figures")
     figures = {
         "figures/lab_channels.png": plots.rgb_vs_lab_channels(load_photo(LAB_PHOTO)),

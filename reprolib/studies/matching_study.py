@@ -5,19 +5,30 @@ from __future__ import annotations
 from ..colorization import matching
 from ..colorization.extractors import grayvgg_small
 from ..core.files import OutputDir
+from ..core.jobs import Job, run_jobs
 from ..core.seeds import heldout_seed
 from ..world import scenes
 from . import agreement, matchbench, plots
 from .report import Step, table
 
 
-def run(out: OutputDir, quick: bool, step: Step) -> tuple[dict, str]:
+def measure(n_pairs: int) -> dict:
+    """Label agreement and ROC AUC on ``n_pairs`` held-out pairs with the shipped small gray-VGG (the job)."""
+    return agreement.matching_study(grayvgg_small(), n_pairs=n_pairs)
+
+
+def jobs(quick: bool) -> dict[str, Job]:
+    return {"agreement": Job(measure, dict(n_pairs=16 if quick else 128), cost=30)}
+
+
+def run(out: OutputDir, quick: bool, step: Step, done: dict | None = None) -> tuple[dict, str]:
     """The similarity sub-net: label agreement of exact / PatchMatch / attention fields on held-out
-    synthetic pairs, the ROC AUC of the similarity maps for correct matches, and speed at 256 x 256."""
+    synthetic pairs, the ROC AUC of the similarity maps for correct matches, and speed at 256 x 256
+    (``done``: the results of :func:`jobs`, when ``reproduce`` ran them; the speed is measured here)."""
     n_pairs = 16 if quick else 128
-    step(f"matching: label agreement and ROC AUC on {n_pairs} held-out pairs")
+    done = run_jobs(jobs(quick), 1, step)[0] if done is None else done
+    study = dict(done["agreement"])
     model = grayvgg_small()
-    study = agreement.matching_study(model, n_pairs=n_pairs)
     curve = study.pop("curves")
     step("matching: seconds and peak memory at 256 x 256, VGG-19 sizes (one process per method)")
     speed = {m: matchbench.measure_in_subprocess(m, 256, repeats=1 if quick else 3) for m in matching.METHODS}

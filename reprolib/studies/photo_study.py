@@ -27,6 +27,7 @@ from ..colorization.retrieval import recommend
 from ..colorization.welsh import welsh
 from ..core import color
 from ..core.files import OutputDir
+from ..core.jobs import Job, run_jobs
 from ..core.weights import data_file
 from ..world.photo_views import HELDOUT_PHOTOS, other_view_pairs, photo_lab
 from . import plots
@@ -106,15 +107,15 @@ def evaluate_extractor(choice: str, n_per: int = 4, names: tuple[str, ...] = HEL
 
 
 @torch.no_grad()
-def retrieval_versus_random(choice: str, size: int = 192) -> dict:
-    """Each held-out photo coloured from the other held-out photos: CIEDE2000 to its own colours with
+def retrieval_versus_random(choice: str, size: int = 192, names: tuple[str, ...] = HELDOUT_PHOTOS) -> dict:
+    """Each held-out photo (of ``names``) coloured from the others: CIEDE2000 to its own colours with
     retrieval's first choice, and averaged over all candidates (a reference drawn at random)."""
     model = load_extractor(choice)
     net = photo_colornet_for(model.extractor)
-    labs = {name: photo_lab(name, size) for name in HELDOUT_PHOTOS}
+    labs = {name: photo_lab(name, size) for name in names}
     first, random = [], []
     for name, T in labs.items():
-        others = [n for n in HELDOUT_PHOTOS if n != name]
+        others = [n for n in names if n != name]
         ranked = recommend(model, T[None, :1], [labs[n][None, :1] for n in others])
         errors = {}
         for n in others:
@@ -123,18 +124,18 @@ def retrieval_versus_random(choice: str, size: int = 192) -> dict:
         first.append(errors[others[ranked[0][0]]])
         random.append(sum(errors.values()) / len(errors))
     return {"retrieval_first_choice": sum(first) / len(first), "random_reference": sum(random) / len(random),
-            "targets": len(first), "candidates_per_target": len(HELDOUT_PHOTOS) - 1,
+            "targets": len(first), "candidates_per_target": len(names) - 1,
             "measure": "mean CIEDE2000 to the target's own colours (a stand-in for plausible)"}
 
 
 @torch.no_grad()
 def teacher_agreement(students: tuple[str, ...] = ("photo", "small"), teacher: str = "vgg16", tolerance: int = 4,
-                      size: int = 192) -> dict:
+                      size: int = 192, n_per: int = 2) -> dict:
     """How close a student's correspondences are to the teacher's on photos neither trained on: the share of
     target pixels whose phi_T->R (the photo route) lands within ``tolerance`` px (Chebyshev; 4 px = one
-    relu3_1 cell) of the teacher's, on the held-out "other view" pairs and on cross-photo pairs (each
-    held-out photo against the next one)."""
-    views = other_view_pairs(HELDOUT_PHOTOS, 2, crop=size)
+    relu3_1 cell) of the teacher's, on ``n_per`` held-out "other view" pairs per photo and on cross-photo pairs
+    (each held-out photo against the next one)."""
+    views = other_view_pairs(HELDOUT_PHOTOS, n_per, crop=size)
     labs = [photo_lab(name, size) for name in HELDOUT_PHOTOS]
     sets = {"other_view": [(views.T_lab[i:i + 1], views.R_lab[i:i + 1]) for i in range(len(views))],
             "cross_photo": [(labs[i][None], labs[i - 1][None]) for i in range(len(labs))]}
@@ -162,22 +163,50 @@ def available() -> dict[str, str]:
     return out
 
 
-def run(out: OutputDir, quick: bool, step: Step) -> tuple[dict, str]:
-    """The photo study (module docstring): results.json["photos"] and its section of REPORT.md."""
+TIMED_PAIRS = 2  # the seconds per pair are measured again on this many pairs, alone on the machine
+
+
+def jobs(quick: bool) -> dict[str, Job]:
+    """The study's independent pieces (for ``reproduce --jobs``): every row per extractor this machine has,
+    the students' agreement with VGG-16 (when it is here), retrieval against random, and the gallery
+    (``quick``: fewer pairs, retrieval among four of the held-out photos, no agreement with VGG-16)."""
     n_per = 2 if quick else 4
+    have = available()
+    out = {f"rows {name}": Job(evaluate_extractor, dict(choice=choice, n_per=n_per), cost=60 if name == "vgg16" else 40)
+           for name, choice in have.items()}
+    if "vgg16" in have and not quick:
+        out["teacher agreement"] = Job(teacher_agreement, cost=40)
+    out["cross photo"] = Job(retrieval_versus_random, dict(choice="photo", names=HELDOUT_PHOTOS[:4] if quick
+                                                           else HELDOUT_PHOTOS), cost=40)
+    out["gallery"] = Job(gallery, dict(choice="photo"), cost=10)
+    return out
+
+
+def run(out: OutputDir, quick: bool, step: Step, done: dict | None = None) -> tuple[dict, str]:
+    """The photo study (module docstring): results.json["photos"] and its section of REPORT.md (``done``: the
+    results of :func:`jobs`, when ``reproduce`` ran them). The rows' seconds per pair are measured here, on
+    TIMED_PAIRS pairs with the machine to themselves, not inside the jobs."""
+    n_per = 2 if quick else 4
+    done = run_jobs(jobs(quick), 1, step)[0] if done is None else done
     results: dict = {"protocol": f"other_view_pairs(HELDOUT_PHOTOS, {n_per}): the held-out photos only",
                      "heldout_photos": list(HELDOUT_PHOTOS), "extractors": {}}
-    for name, choice in available().items():
-        step(f"photos: every row with the {name} extractor")
-        results["extractors"][name] = evaluate_extractor(choice, n_per)
-    if "vgg16" in results["extractors"]:
-        step("photos: the students' correspondences against VGG-16's")
-        results["teacher_agreement"] = teacher_agreement()
-    step("photos: retrieval's first choice against a random reference")
-    results["cross_photo"] = retrieval_versus_random("photo")
+    for name, choice in EXTRACTORS.items():
+        if f"rows {name}" not in done:
+            continue
+        step(f"photos: seconds per pair with the {name} extractor")
+        res = done[f"rows {name}"]
+        timed = evaluate_extractor(choice, 1, HELDOUT_PHOTOS[:TIMED_PAIRS])["rows"]
+        for row, r in res["rows"].items():
+            r["seconds"] = timed[row]["seconds"]
+        res["seconds_measured_on"] = (f"other_view_pairs(HELDOUT_PHOTOS[:{TIMED_PAIRS}], 1), "
+                                      f"{torch.get_num_threads()} threads")
+        results["extractors"][name] = res
+    if "teacher agreement" in done:
+        results["teacher_agreement"] = done["teacher agreement"]
+    results["cross_photo"] = done["cross photo"]
     results["missing_extractors"] = [name for name in EXTRACTORS if name not in results["extractors"]]
     step("photos: figures")
-    out.save_figure("figures/photo_gallery.png", plots.photo_gallery(*gallery("photo")))
+    out.save_figure("figures/photo_gallery.png", plots.photo_gallery(*done["gallery"]))
     lines = []
     for name, res in results["extractors"].items():
         rows = [(row, f"{r['delta_e2000']:.2f}", f"{r['psnr']:.2f}", f"{r['colorfulness']:.1f}", f"{r['seconds']:.2f}")
@@ -186,21 +215,24 @@ def run(out: OutputDir, quick: bool, step: Step) -> tuple[dict, str]:
                      + table(("row", "CIEDE2000", "PSNR (dB)", "colourfulness", "s / pair"), rows))
     cross = results["cross_photo"]
     agree = results.get("teacher_agreement")
-    agreement = "" if agree is None else (
-        f"Correspondences against VGG-16's (share of target pixels within {agree['tolerance_px']} px, other view / "
-        "cross-photo): " + "; ".join(f"{k} {v['other_view']:.3f} / {v['cross_photo']:.3f}"
-                                     for k, v in agree.items() if isinstance(v, dict)) + ".")
+    if agree is not None:
+        agreement = (f"Correspondences against VGG-16's (share of target pixels within {agree['tolerance_px']} px, "
+                     "other view / cross-photo): " + "; ".join(f"{k} {v['other_view']:.3f} / {v['cross_photo']:.3f}"
+                                                               for k, v in agree.items() if isinstance(v, dict)) + ".")
+    else:
+        agreement = "Correspondences against VGG-16's: left out by --quick." if quick else ""
     md = f"""## Photographs: "same scene, other view" on the held-out photos (notebook 05)
 
 {results['extractors'] and next(iter(results['extractors'].values()))['n_pairs']} pairs of {len(HELDOUT_PHOTOS)} \
-held-out photos (192 x 192; no shipped photo model trained on them). Extractors missing here: \
+held-out photos (192 x 192; no shipped photo model trained on them). Seconds per pair: measured again on
+{TIMED_PAIRS} pairs with the machine to themselves ({torch.get_num_threads()} threads). Extractors missing here: \
 {', '.join(results['missing_extractors']) or 'none'}.
 
 {chr(10).join(lines)}
 
 Cross-photo references (no ground truth; the target's own colours as a stand-in): CIEDE2000
 {cross['retrieval_first_choice']:.2f} with retrieval's first choice, {cross['random_reference']:.2f} with a random
-other held-out photo.
+other held-out photo ({cross['targets']} targets, {cross['candidates_per_target']} candidates each).
 
 {agreement}
 

@@ -2,7 +2,10 @@
 
 A study is a function ``run(out, quick, step) -> (results, markdown)``: it writes its figures into ``out``
 (an :class:`reprolib.core.files.OutputDir`, which refuses names outside the folder), reports progress
-through ``step``, and returns its numbers for ``results.json`` and its section of ``REPORT.md``.
+through ``step``, and returns its numbers for ``results.json`` and its section of ``REPORT.md``. Most
+studies also have ``jobs(quick) -> {name: Job}``, their independent computations (:mod:`reprolib.core.jobs`),
+which ``reproduce`` runs side by side before calling ``run(out, quick, step, done={name: result})``; called
+without ``done``, ``run`` runs its jobs itself, one after another. Timings stay in ``run``.
 """
 from __future__ import annotations
 

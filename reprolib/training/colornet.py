@@ -66,6 +66,7 @@ from ..colorization.losses import (
     chrominance_loss,
 )
 from ..core import color
+from ..core.devices import device_of, to_device
 from ..core.seeds import heldout_seed, train_data_seed
 from ..world import scenes
 from . import loop
@@ -220,7 +221,7 @@ def batch_at(cfg: Config, parts: Parts, step: int) -> PairBatch:
         return parts.cache[k]
     shard = slice(parts.rank * cfg.batch_size // parts.world, (parts.rank + 1) * cfg.batch_size // parts.world)
     target, reference = scenes.sample_pairs(train_data_seed(cfg.seed, k), cfg.batch_size, cfg.size)
-    target, reference = target[shard], reference[shard]
+    target, reference = to_device((target[shard], reference[shard]), device_of(parts.net))
     if cfg.mode == "l1_auto":  # no reference: no matching needed
         b = PairBatch(target.L, None, None, None, target.ab, None)
     else:
@@ -287,7 +288,8 @@ def data(cfg: Config) -> str:
 TRAINER = loop.Trainer("colornet", build, step, finish, data)
 
 
-def train(out: str | os.PathLike, *, resume: bool = True, progress: bool = True, checkpoint_every: int = 50,
+def train(out: str | os.PathLike, *, resume: bool = True, progress: bool = True, device: str | None = None,
+          checkpoint_every: int = 50,
           command: str | None = None, **settings) -> dict:
     """Train a ColorNet with ``Config(**settings)`` (module docstring) and write ``out`` and ``out``.json.
 
@@ -298,10 +300,14 @@ def train(out: str | os.PathLike, *, resume: bool = True, progress: bool = True,
     """
     cfg = Config(**settings).check()
     rank, world, joined = loop.distributed()
+    if world > 1 and device not in (None, "cpu"):
+        raise ValueError("the synthetic ColorNet trains under torchrun on CPUs only (gloo); on GPUs, train the "
+                         "photo ColorNet (--images) or run one process")
     try:
         extractor = None if cfg.mode == "l1_auto" else load_grayvgg(cfg.grayvgg).extractor
         metrics = loop.fit(TRAINER, cfg, out, command=command, resume=resume, progress=progress,
-                           checkpoint_every=checkpoint_every, rank=rank, features=extractor)
+                           checkpoint_every=checkpoint_every, rank=rank, features=extractor,
+                           device=device)
         if world > 1 and rank == 0:
             dist.barrier()  # the other ranks wait in finish() until rank 0 has written
     finally:

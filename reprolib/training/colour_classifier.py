@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..core import checks, color
+from ..core.devices import device_of, to_device
 from ..core.seeds import heldout_seed, train_data_seed
 from ..core.weights import Weights, WeightsEnum, load_checkpoint
 from ..world import scenes
@@ -144,8 +145,10 @@ def build(cfg: Config) -> Parts:
 def step(cfg: Config, parts: Parts, i: int) -> dict:
     loop.set_lr(parts.opt, cfg.lr * 0.5 * (1 + math.cos(math.pi * i / cfg.steps)))
     scene = scenes.sample_scenes(train_data_seed(cfg.seed, i), cfg.batch_size, cfg.size)
-    logits = parts.net(jitter_colours(scene, parts.jitter, cfg.jitter))
-    loss = F.cross_entropy(logits, palette_targets(scene))
+    x, targets = to_device((jitter_colours(scene, parts.jitter, cfg.jitter), palette_targets(scene)),
+                           device_of(parts.net))
+    logits = parts.net(x)
+    loss = F.cross_entropy(logits, targets)
     parts.opt.zero_grad()
     loss.backward()
     parts.opt.step()
@@ -179,12 +182,13 @@ def data(cfg: Config) -> str:
 TRAINER = loop.Trainer("colour_classifier", build, step, finish, data)
 
 
-def train(out: str | os.PathLike, *, resume: bool = True, progress: bool = True, checkpoint_every: int = 100,
+def train(out: str | os.PathLike, *, resume: bool = True, progress: bool = True, device: str | None = None,
+          checkpoint_every: int = 100,
           command: str | None = None, **settings) -> dict:
     """Train :class:`ColourClassifier` with ``Config(**settings)``; write ``out`` and its provenance
     ``out``.json (held-out accuracy on true colours and on gray images). Returns the metrics."""
     return loop.fit(TRAINER, Config(**settings), out, command=command, resume=resume, progress=progress,
-                    checkpoint_every=checkpoint_every)
+                    checkpoint_every=checkpoint_every, device=device)
 
 
 def load_classifier(path: str | os.PathLike | ColourClassifierWeights | None = None) -> ColourClassifier:

@@ -219,11 +219,12 @@ def data(cfg: Config) -> str:
 TRAINER = loop.Trainer("distill", build, step, finish, data)
 
 
-def train(out: str | os.PathLike, *, resume: bool = True, progress: bool = True, checkpoint_every: int = 100,
+def train(out: str | os.PathLike, *, resume: bool = True, progress: bool = True, device: str | None = None,
+          checkpoint_every: int = 100,
           command: str | None = None, **settings) -> dict:
     """Distil the student with ``Config(**settings)``; write ``out`` (a small gray-VGG checkpoint, read by
     :func:`reprolib.colorization.extractors.grayvgg_small`) and its provenance."""
     cfg = Config(**settings).check()
     teacher = load_extractor(cfg.teacher).extractor
     return loop.fit(TRAINER, cfg, out, command=command, resume=resume, progress=progress,
-                    checkpoint_every=checkpoint_every, features=teacher)
+                    checkpoint_every=checkpoint_every, features=teacher, device=device)

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 
 from ..colorization.extractors import SMALL_CONVS, SMALL_WIDTHS, small_checkpoint, small_grayvgg
 from ..colorization.features import GrayVGG
+from ..core.devices import device_of, to_device
 from ..core.seeds import heldout_seed, train_data_seed
 from ..world import scenes
 from . import loop
@@ -86,7 +87,7 @@ def batch(seed: int, step: int, batch_size: int, size: int):
 
 def step(cfg: Config, parts: Parts, i: int) -> dict:
     """One AdamW step of the per-pixel cross-entropy on batch ``i``."""
-    L, labels = batch(cfg.seed, i, cfg.batch_size, cfg.size)
+    L, labels = to_device(batch(cfg.seed, i, cfg.batch_size, cfg.size), device_of(parts.model))
     loop.set_lr(parts.opt, loop.warmup_cosine_lr(i, cfg.steps, cfg.lr, min(100, max(1, cfg.steps // 10))))
     logits = parts.model.classify(L)
     loss = F.cross_entropy(logits, labels)
@@ -135,11 +136,12 @@ def data(cfg: Config) -> str:
 TRAINER = loop.Trainer("grayvgg", build, step, finish, data)
 
 
-def train(out: str | os.PathLike, *, resume: bool = True, progress: bool = True, checkpoint_every: int = 100,
+def train(out: str | os.PathLike, *, resume: bool = True, progress: bool = True, device: str | None = None,
+          checkpoint_every: int = 100,
           command: str | None = None, **settings) -> dict:
     """Train the small gray-VGG with ``Config(**settings)`` and write ``out`` (weights + config + metadata,
     read by :func:`reprolib.colorization.extractors.grayvgg_small`) and its provenance ``out``.json.
     Returns metrics: training loss/accuracy (mean of the last 50 steps), held-out per-pixel accuracy on
     ``eval_n`` scenes (``heldout_seed(seed)``), seconds, the step resumed from, sha256."""
     return loop.fit(TRAINER, Config(**settings), out, command=command, resume=resume, progress=progress,
-                    checkpoint_every=checkpoint_every)
+                    checkpoint_every=checkpoint_every, device=device)

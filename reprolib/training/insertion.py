@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
+from ..core.devices import device_of, to_device
 from ..core.seeds import train_data_seed
 from ..insertion import losses as L
 from ..insertion.metrics import evaluate_generator
@@ -156,21 +157,26 @@ def train_step(cfg: Config, m: Models, fake: Pairs, real: Pairs, perceptual: L.L
 
 def step(cfg: Config, m: Models, i: int) -> dict:
     """Batch ``i`` and one :func:`train_step`."""
-    fake, real = batch(cfg, i)
+    fake, real = to_device(batch(cfg, i), device_of(m.generator))
     return train_step(cfg, m, fake, real, m.perceptual)
 
 
 def fit(cfg: Config, *, progress: bool = True, state_file: str | os.PathLike | None = None,
         resume: bool = True, checkpoint_every: int = 100,
-        perceptual: L.LuminancePerceptualLoss | None = None) -> Models:
-    """Train a run of ``cfg`` in memory and return its networks; with ``state_file``, save a resumable state
-    every ``checkpoint_every`` steps (and on Ctrl-C) and resume from it when ``resume`` is True."""
+        perceptual: L.LuminancePerceptualLoss | None = None, device: str | torch.device | None = None) -> Models:
+    """Train a run of ``cfg`` in memory and return its networks (on the CPU); with ``state_file``, save a
+    resumable state every ``checkpoint_every`` steps (and on Ctrl-C) and resume from it when ``resume`` is
+    True; with ``device``, the networks train there."""
     cfg.check()
     m = build(cfg, perceptual)
+    if device is not None:
+        m = to_device(m, device)
     result = loop.run_steps("insertion", asdict(cfg), cfg.steps, m.stateful(), lambda i: step(cfg, m, i),
                             state_file=state_file, resume=resume, checkpoint_every=checkpoint_every,
                             progress=progress, desc=f"train insertion ({cfg.pair})")
     m.history = result.history
+    if device is not None:
+        m = to_device(m, "cpu")
     m.generator.eval()
     return m
 
@@ -192,11 +198,12 @@ def data(cfg: Config) -> str:
 
 
 def train(out: str | os.PathLike, *, resume: bool = True, progress: bool = True, eval_n: int = 256,
-          classifier_steps: int = 150, checkpoint_every: int = 100, command: str | None = None, **settings) -> dict:
+          classifier_steps: int = 150, checkpoint_every: int = 100, command: str | None = None,
+          device: str | None = None, **settings) -> dict:
     """Train one run of ``Config(**settings)`` and write the generator to ``out`` (weights + config + metrics,
     weights_only loadable by :func:`reprolib.insertion.nets.load_generator`) and its provenance ``out``.json."""
     trainer = loop.Trainer("insertion", build, step,
                            lambda cfg, m, history, rank: finish(cfg, m, history, rank, eval_n, classifier_steps), data)
     metrics = loop.fit(trainer, Config(**settings), out, command=command, resume=resume, progress=progress,
-                       checkpoint_every=checkpoint_every, features="grayvgg_small_synthetic")
+                       checkpoint_every=checkpoint_every, features="grayvgg_small_synthetic", device=device)
     return {**metrics, "config": asdict(Config(**settings).check())}

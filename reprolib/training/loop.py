@@ -32,6 +32,7 @@ import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
 
+from ..core.devices import to_device
 from ..core.weights import load_checkpoint, save_checkpoint, sha256_file, write_provenance
 
 STATE_FORMAT = "reprolib.training_state/1"
@@ -199,20 +200,39 @@ def default_command(trainer: Trainer, cfg: Any, out: str | os.PathLike) -> str:
     return f"reprolib.training.{trainer.name}.train({str(out)!r}, {settings})"
 
 
+def _moved(parts: Any, device: str | torch.device) -> Any:
+    """``parts`` on ``device``, refused if an optimiser was left holding parameters that did not move (torch
+    swaps a parameter's data in place between the CPU and CUDA, so that the optimiser built with it still
+    trains it; for other devices it may make new parameters)."""
+    parts = to_device(parts, device)
+    for name, obj in parts.stateful().items():
+        if isinstance(obj, torch.optim.Optimizer) and any(p.device.type != torch.device(device).type
+                                                          for g in obj.param_groups for p in g["params"]):
+            raise RuntimeError(f"moving the networks to {device} left the {name}'s parameters behind; "
+                               "train on cpu or cuda")
+    return parts
+
+
 def fit(trainer: Trainer, cfg: Any, out: str | os.PathLike, *, command: str | None = None, resume: bool = True,
         progress: bool = True, checkpoint_every: int = 100, rank: int = 0, features: str | None = None,
-        notes: str = "") -> dict:
+        notes: str = "", device: str | torch.device | None = None) -> dict:
     """Train ``cfg`` with ``trainer`` and write the final checkpoint ``out`` and its provenance ``out``.json.
 
-    Returns the metrics of ``trainer.finish`` plus "seconds", "resumed_from" and "sha256" (rank 0; other
-    ranks return what their ``finish`` returns)."""
+    ``device``: the built parts (networks, cached tensors) train there (the trainer's ``step`` moves each batch
+    to its network's device) and come back to the CPU for ``finish``, so the held-out evaluation runs on the
+    CPU; None leaves them where ``build`` put them. Returns the metrics of ``trainer.finish`` plus "seconds",
+    "resumed_from" and "sha256" (rank 0; other ranks return what their ``finish`` returns)."""
     cfg = cfg.check()
     out = Path(out)
     parts = trainer.build(cfg)
+    if device is not None:
+        parts = _moved(parts, device)
     config = asdict(cfg)
     result = run_steps(trainer.name, config, cfg.steps, parts.stateful(), lambda i: trainer.step(cfg, parts, i),
                        state_file=state_path(out), resume=resume, checkpoint_every=checkpoint_every,
                        progress=progress, rank=rank)
+    if device is not None:
+        parts = to_device(parts, "cpu")
     checkpoint, metrics = trainer.finish(cfg, parts, result.history, rank)
     if rank > 0 or checkpoint is None:
         return metrics

@@ -150,3 +150,18 @@ def test_learning_rate_schedule():
     assert lrs[10] == pytest.approx(1.0) and lrs[-1] == pytest.approx(0.05, abs=1e-3)
     assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
     assert loop.state_path("a/b.pt").name == "b.state.pt"
+
+
+@pytest.mark.parametrize("name", [n for n in TRAINERS if n != "photo_colornet"])  # its device is a Config field
+def test_an_explicit_device_moves_the_parts_and_changes_nothing_else(name, tmp_path):
+    train, settings = TRAINERS[name]
+    default = train(tmp_path / "default.pt", progress=False, **settings)
+    moved = train(tmp_path / "cpu.pt", progress=False, device="cpu", **settings)  # to_device there and back
+    assert moved["sha256"] == default["sha256"]
+
+
+def test_a_device_that_would_leave_the_optimiser_behind_is_refused(tmp_path):
+    train, settings = TRAINERS["grayvgg"]  # moving to "meta" makes new parameters, which Adam does not hold
+    with pytest.raises(RuntimeError, match="moving the networks to meta left the optimizer's parameters behind"):
+        train(tmp_path / "meta.pt", progress=False, device="meta", **settings)
+    assert not (tmp_path / "meta.pt").exists()
