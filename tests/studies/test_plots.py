@@ -68,3 +68,13 @@ def test_every_figure_function_draws(tiny):
         fig = getattr(plots, name)(*args)
         assert isinstance(fig, Figure) and fig.axes, name
         plt.close(fig)
+
+
+def test_the_pipeline_diagram_names_every_stage_with_the_papers_symbols():
+    from reprolib.studies import diagrams
+
+    texts = " ".join(t.get_text() for t in diagrams.dec_pipeline().axes[0].texts)
+    for symbol in ("$T_L$", "R'_{ab}", "\\phi_{T\\to R}", "sim_{T\\leftrightarrow R}", "P_{Lab}", "T'_{ab}", "relu5_1"):
+        assert symbol in texts, symbol
+    inference = " ".join(t.get_text() for t in diagrams.dec_pipeline(training=False).axes[0].texts)
+    assert "chrominance branch" in texts and "chrominance branch" not in inference
