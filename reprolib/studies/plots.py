@@ -36,8 +36,8 @@ def rgb_vs_lab_channels(rgb: Tensor) -> Figure:
     _show(axes[0, 0], rgb, "photo (sRGB)")
     scalars = [(axes[0, i + 1], rgb[i], f"{name} (sRGB)", "gray", 0, 1) for i, name in enumerate("RGB")]
     scalars += [(axes[1, 0], lab[0], "L* (what the network sees)", "gray", 0, 100),
-                (axes[1, 1], lab[1], "a* (green - red)", A_STAR_CMAP, -60, 60),
-                (axes[1, 2], lab[2], "b* (blue - yellow)", B_STAR_CMAP, -60, 60)]
+                (axes[1, 1], lab[1], "a* (green - red)", A_STAR_CMAP, -70, 70),
+                (axes[1, 2], lab[2], "b* (blue - yellow)", B_STAR_CMAP, -70, 70)]
     for ax, channel, title, cmap, lo, hi in scalars:
         _show(ax, channel, title, cmap=cmap, vmin=lo, vmax=hi)
         fig.colorbar(ax.images[-1], ax=ax, shrink=0.8)
