@@ -1,4 +1,4 @@
-"""Why colorize in Lab, and why does an L1-trained colorizer come out gray? (study note, points 1-2)
+"""Why colorize in Lab, and why does an L1-trained colorizer come out desaturated? (notebook 01)
 
 Three measurements, used by notebook 01 and by ``reproduce``:
 
@@ -8,9 +8,12 @@ Three measurements, used by notebook 01 and by ``reproduce``:
 - ``ab_plane``: the a*b* plane at a fixed L*, with the sRGB gamut marked. Colours that share L*
   (hence look the same to a gray-scale network) may differ strongly in a*b*.
 - ``regression_to_the_mean``: an object whose plausible colours share L* but differ in a*b*.
-  The L2-optimal prediction is their mean, the L1-optimal one their per-channel median; both are
-  fitted by gradient descent here and their chroma C* = sqrt(a*^2 + b*^2) is compared with the mean
-  chroma of the plausible colours.
+  The L2-optimal prediction is their mean, the optimum of the per-channel L1 loss |a - a0| + |b - b0| their
+  per-channel median, the optimum of the Euclidean L1 loss ||ab - ab0|| their geometric median; all three are
+  fitted by gradient descent here and their chroma C* = sqrt(a*^2 + b*^2) is compared with the mean chroma of
+  the plausible colours. Each lies in the convex hull of the colours, so its chroma is at most theirs
+  (desaturated); it is gray only when the colours surround the gray axis (Zhang, Isola & Efros, "Colorful
+  Image Colorization", ECCV 2016, section 2.1).
 """
 from __future__ import annotations
 
@@ -30,6 +33,17 @@ RAMPS = {
 # (red, yellow, green, teal, cyan-blue, blue, purple), as (a*, b*); all inside the sRGB gamut.
 CAR_COLOURS_AB = ((32.0, 16.0), (8.0, 35.0), (-22.0, 28.0), (-36.0, 0.0), (-22.0, -28.0), (8.0, -35.0), (32.0, -16.0))
 CAR_L = 65.0
+# Plausible colours of an object that are all warm (a tulip, say) at L* = 60: crimson, red, red-orange, orange,
+# amber, yellow (hue angles 15..88 degrees, chroma 55..62) and a dull ochre (hue 65, chroma 30), as (a*, b*);
+# all inside the sRGB gamut. Unlike the car paints they do NOT surround the gray axis.
+WARM_COLOURS_AB = ((53.1, 14.2), (53.7, 31.0), (46.1, 41.5), (34.4, 49.1), (19.8, 54.5), (2.1, 60.0), (12.7, 27.2))
+WARM_L = 60.0
+# The losses regression_to_the_mean fits, on the differences d = T_ab - P_ab (n, 2): name -> loss.
+LOSSES = {
+    "l1": lambda d: d.abs().sum(1).mean(),  # |a - a0| + |b - b0|: per-channel median
+    "l1_euclidean": lambda d: d.norm(dim=1).mean(),  # ||ab - ab0||: geometric median
+    "l2": lambda d: (d**2).sum(1).mean(),  # ||ab - ab0||^2: mean
+}
 
 
 def _as_image(colours: Tensor) -> Tensor:
@@ -91,15 +105,16 @@ def ab_plane(L: float, extent: float = 110.0, n: int = 221) -> tuple[Tensor, Ten
 def regression_to_the_mean(
     ab: tuple[tuple[float, float], ...] = CAR_COLOURS_AB, L: float = CAR_L, steps: int = 400
 ) -> dict[str, float]:
-    """Fit one a*b* prediction P_ab to the plausible colours T_ab under L1 and under L2 loss (Adam from 0).
+    """Fit one a*b* prediction P_ab to the plausible colours T_ab under each loss of ``LOSSES`` (Adam from 0).
 
     For a pixel whose colour is any of the plausible colours with equal probability, the prediction that
-    minimises E|P_ab - T_ab| is the per-channel median and E|P_ab - T_ab|^2 the mean. Returns both fitted
-    predictions, their chroma next to the mean chroma of the colours, and their mean CIEDE2000 to the colours.
+    minimises E(|P_a - T_a| + |P_b - T_b|) is the per-channel median, E||P_ab - T_ab|| the geometric median and
+    E||P_ab - T_ab||^2 the mean. Returns the fitted predictions ("<loss>_prediction_a", "_b"), their chroma next
+    to the mean chroma of the colours, and their mean CIEDE2000 to the colours.
     """
     colours = torch.tensor(ab, dtype=torch.float64)
     fitted = {}
-    for name, loss in (("l1", lambda d: d.abs().mean()), ("l2", lambda d: (d**2).mean())):
+    for name, loss in LOSSES.items():
         pred = torch.zeros(2, dtype=torch.float64, requires_grad=True)
         opt = torch.optim.Adam([pred], lr=2.0)
         decay = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 1.0 - i / steps)  # settles on the minimiser
