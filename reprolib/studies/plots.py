@@ -237,24 +237,32 @@ def net_input_channels(net_input: Tensor, layers: Sequence[str]) -> Figure:
 
 
 def two_branches(T_L: Tensor, R_ab_warped: Tensor, T_ab_warped: Tensor, T_ab: Tensor, GT_ab: Tensor) -> Figure:
-    """One pair: what each training branch sees and is compared with (T_L (1, H, W), ab (2, H, W))."""
-    images = [("chrominance input: T_L + T'_ab", T_ab_warped), ("its target: T_ab", T_ab),
-              ("perceptual input: T_L + R'_ab", R_ab_warped), ("its target: ground truth", GT_ab)]
-    fig, axes = plt.subplots(1, 4, figsize=(9.5, 2.6), constrained_layout=True)
-    for ax, (title, ab) in zip(axes, images):
-        _show(ax, lab_to_rgb(torch.cat((T_L, ab))), title)
+    """One pair: what each training branch sees and is compared with (top: chrominance, bottom: perceptual),
+    and the pixels where the input colour differs from that target (T_L (1, H, W), ab (2, H, W))."""
+    rows = [("chrominance input: T_L + T'_ab", T_ab_warped, "its target: T_ab", T_ab, "T'_ab vs T_ab"),
+            ("perceptual input: T_L + R'_ab", R_ab_warped, "its target: ground truth", GT_ab, "R'_ab vs ground truth")]
+    fig, axes = plt.subplots(2, 3, figsize=(7.2, 5.4), constrained_layout=True)
+    for ax, (title_in, ab_in, title_out, ab_out, title_diff) in zip(axes, rows):
+        _show(ax[0], lab_to_rgb(torch.cat((T_L, ab_in))), title_in)
+        _show(ax[1], lab_to_rgb(torch.cat((T_L, ab_out))), title_out)
+        _differs(ax[2], ab_in, ab_out, title_diff)
     return fig
 
 
-def rows_figure(target, reference, labs: dict[str, Tensor]) -> Figure:
-    """A grid, one pair per row: target gray (T_L), reference, then each row's result (ground truth first)."""
+def rows_figure(target, reference, labs: dict[str, Tensor], truth: Tensor | None = None) -> Figure:
+    """A grid, one pair per row: target gray (T_L), reference, then each row's result (ground truth first).
+    With ``truth`` (Lab (B, 3, H, W)) each result but the ground truth shows its mean CIEDE2000 against it."""
+    from ..core.color import delta_e2000
+
     n = len(target)
     cols = 2 + len(labs)
-    fig, axes = plt.subplots(n, cols, figsize=(1.6 * cols, 1.75 * n), constrained_layout=True, squeeze=False)
+    fig, axes = plt.subplots(n, cols, figsize=(1.6 * cols, (1.95 if truth is not None else 1.75) * n),
+                             constrained_layout=True, squeeze=False)
     for i in range(n):
-        images = [("target T_L", target.L[i, 0].clamp(0, 100) / 100), ("reference R", reference.rgb[i])]
-        images += [(name, lab_to_rgb(lab[i])) for name, lab in labs.items()]
-        for j, (title, img) in enumerate(images):
+        images = [("target T_L", target.L[i, 0].clamp(0, 100) / 100, None), ("reference R", reference.rgb[i], None)]
+        images += [(name, lab_to_rgb(lab[i]), None if truth is None or name == "ground_truth" else
+                    delta_e2000(lab[i], truth[i].to(lab)).mean().item()) for name, lab in labs.items()]
+        for j, (title, img, error) in enumerate(images):
             ax = axes[i, j]
             if img.dim() == 2:
                 ax.imshow(img.numpy(), cmap="gray", vmin=0, vmax=1)
@@ -263,6 +271,9 @@ def rows_figure(target, reference, labs: dict[str, Tensor]) -> Figure:
             ax.set_axis_off()
             if i == 0:
                 ax.set_title(title, fontsize=7)
+            if error is not None:
+                ax.text(0.5, -0.03, f"CIEDE2000 {error:.1f}", transform=ax.transAxes, ha="center", va="top",
+                        fontsize=7)
     return fig
 
 
@@ -417,3 +428,14 @@ def scaling_plot(cells: dict[str, dict]) -> Figure:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7)
     return fig
+
+
+def _differs(ax, a: Tensor, b: Tensor, title: str) -> None:
+    """A two-class map of the pixels where the a*b* maps a and b (2, H, W) differ by more than 0.5, with its legend."""
+    from matplotlib.patches import Patch
+
+    wrong = ((a - b).abs().amax(0) > 0.5).float()
+    _show(ax, wrong, f"{title}: {wrong.mean().item():.0%} differ", cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.legend(handles=[Patch(facecolor="black", edgecolor="gray", label="same colour"),
+                       Patch(facecolor="white", edgecolor="gray", label="other colour")],
+              loc="upper center", bbox_to_anchor=(0.5, -0.02), fontsize=7, ncol=2, frameon=False)
