@@ -167,7 +167,8 @@ def run(out: OutputDir, quick: bool, step: Step, done: dict | None = None) -> tu
     generators = {key[1:-len("_generator")]: res.pop(key) for key in list(res) if key.startswith("_")}
     for name in ("without_pair_discriminator", "with_pair_discriminator"):
         rows[name.replace("_", " ")] = generate(generators[name], real)
-    out.save_figure("figures/insertion_real_pairs.png", plots.image_rows(rows, columns=lighting_labels(real)))
+    out.save_figure("figures/insertion_real_pairs.png", plots.image_rows(rows, scale=1.4,
+                                                                     columns=lighting_labels(real)))
     rows_md = [(name.replace("_", " "), f"{r['real_pair_error_mean']:.2f} ± {r['real_pair_error_std']:.2f}",
                 f"{r['real_pair_visibility_mean']:.1f}", f"{r['fake_pair_error_mean']:.2f}",
                 f"{r['pair_classifier_accuracy']:.3f}", len(r["seeds"]))

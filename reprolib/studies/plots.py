@@ -258,7 +258,7 @@ def image_rows(rows: dict, n: int = 8, scale: float = 1.1, columns: Sequence[str
             ax.set_yticks([])
         axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
     for i, label in enumerate(columns or ()):
-        axes[0, i].set_title(label, fontsize=7)
+        axes[0, i].set_title(label, fontsize=min(7.0, 5.0 * scale))
     if title:
         fig.suptitle(title, fontsize=9, y=1 - 0.1 / height)
     fig.subplots_adjust(wspace=0.05, hspace=0.05, left=0.2, right=0.99, bottom=0.05 / height,
