@@ -1,5 +1,7 @@
 """Measurements of the insertion GAN on held-out pairs: the colour error over the inserted box against the
-rendered ground truth, and how well a fresh classifier still tells fake-pair outputs from real-pair ones."""
+rendered ground truth, how visible the inserted object still is (so that a lower error cannot come from an
+object fading into the background; the "erase the object" baseline, y = r_B, has visibility 0), and how well a
+fresh classifier still tells fake-pair outputs from real-pair ones."""
 from __future__ import annotations
 
 import math
@@ -20,12 +22,40 @@ def box_error(y: Tensor, target: Tensor, box: Tensor) -> Tensor:
     return (de * box[:, 0]).sum(dim=(1, 2)) / box[:, 0].sum(dim=(1, 2))
 
 
+def object_visibility(y: Tensor, background: Tensor, mask: Tensor) -> Tensor:
+    """Per-item visibility of the inserted object, (n,): the mean CIE76 Delta E between the output and the
+    background over the object's mask, V = sum_mask dE(y, r_B) / sum_mask 1. 0 for an erased object (y = r_B);
+    the ground truth's V is the reference (a relit object may contrast less than an unrelit one)."""
+    de = color.delta_e76(color.rgb_to_lab(y.detach()), color.rgb_to_lab(background))
+    m = mask[:, 0]
+    return (de * m).sum(dim=(1, 2)) / m.sum(dim=(1, 2)).clamp_min(1)
+
+
+def erase_object(pairs: Pairs) -> Tensor:
+    """The "erase the object" baseline: its output is the background r_B alone (n, 3, S, S)."""
+    return pairs.background
+
+
+@torch.no_grad()
+def alpha_in_mask(generator: InsertionGenerator, pairs: Pairs, batch_size: int = 128) -> Tensor:
+    """Per-item mean blending alpha over the object's mask, (n,): 0 = the object erased (y = r_B there),
+    1 = every object pixel taken from G's foreground f. Blending generators only."""
+    if not generator.blending:
+        raise ValueError("alpha_in_mask needs a blending generator (the direct one has no alpha)")
+    generator.eval()
+    out = []
+    for i in range(0, len(pairs), batch_size):
+        _, alpha, _ = generator.parts(pairs.composite[i:i + batch_size], pairs.background[i:i + batch_size])
+        m = pairs.mask[i:i + batch_size]
+        out.append((alpha * m).sum(dim=(1, 2, 3)) / m.sum(dim=(1, 2, 3)).clamp_min(1))
+    return torch.cat(out)
+
+
 def mean_std(values: list[float]) -> tuple[float, float]:
     """Mean and sample standard deviation (0 for one value)."""
     m = sum(values) / len(values)
     s = math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
     return m, s
-
 
 
 @torch.no_grad()
@@ -73,13 +103,14 @@ def pair_classifier_accuracy(y_fake: torch.Tensor, y_real: torch.Tensor, *, step
 
 def evaluate_generator(generator: InsertionGenerator, n: int = 256, seed: int = 0, classifier_steps: int = 150) -> dict:
     """Mean Delta E (CIE76) over the inserted box against the rendered ground truth, for held-out fake and
-    real pairs; the pair classifier's accuracy on the outputs; and the same errors for two references: the
-    raw composite, and the object pasted with its true mask but not relit ("copy": no harmonisation)."""
+    real pairs; the inserted object's visibility on real pairs (:func:`object_visibility`); and the pair
+    classifier's accuracy on the outputs."""
     fake, real = eval_pairs(n, seed)
     y_f, y_r = generate(generator, fake), generate(generator, real)
     return {
         "fake_pair_error": round(float(box_error(y_f, fake.target, fake.box).mean()), 3),
         "real_pair_error": round(float(box_error(y_r, real.target, real.box).mean()), 3),
+        "real_pair_visibility": round(float(object_visibility(y_r, real.background, real.mask).mean()), 3),
         "pair_classifier_accuracy": round(pair_classifier_accuracy(y_f, y_r, steps=classifier_steps), 3),
     }
 

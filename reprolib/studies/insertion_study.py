@@ -9,26 +9,57 @@ from dataclasses import asdict
 from ..core.files import OutputDir
 from ..core.jobs import Job, run_jobs
 from ..insertion.losses import LuminancePerceptualLoss
-from ..insertion.metrics import box_error, eval_pairs, evaluate_generator, generate, mean_std, pair_classifier_accuracy
+from ..insertion.metrics import (
+    box_error,
+    erase_object,
+    eval_pairs,
+    evaluate_generator,
+    generate,
+    mean_std,
+    object_visibility,
+    pair_classifier_accuracy,
+)
 from ..insertion.nets import InsertionGenerator
+from ..insertion.pairs import LIGHTINGS, Pairs
 from ..training.insertion import Config, fit
 from . import plots
 from .report import Step, table
 
 
 def references(n: int = 256, seed: int = 0, classifier_steps: int = 150, classifiers: bool = True) -> dict:
-    """Errors of doing nothing (the composite) and of a perfect cut-out without relighting (copy), and how well
-    the pair classifier separates fake-pair targets from: real-pair composites (can G tell its inputs apart?),
-    copies (can P see a missing relighting?) and real-pair ground truths (0.5: a perfect G leaves nothing)."""
+    """Errors of doing nothing (the composite), of a perfect cut-out without relighting (copy) and of erasing
+    the object (erase: y = r_B), each with its object visibility on real pairs (beside the ground truth's), and
+    how well the pair classifier separates fake-pair targets from: real-pair composites (can G tell its inputs
+    apart?), copies (can P see a missing relighting?) and real-pair ground truths (0.5: a perfect G leaves nothing)."""
     fake, real = eval_pairs(n, seed)
-    out = {f"{what}_{kind}_pair_error": round(float(box_error(getattr(p, what), p.target, p.box).mean()), 3)
-           for what in ("composite", "copy") for kind, p in (("fake", fake), ("real", real))}
+    outputs = {"composite": lambda p: p.composite, "copy": lambda p: p.copy, "erase": erase_object}
+    out = {f"{what}_{kind}_pair_error": round(float(box_error(output(p), p.target, p.box).mean()), 3)
+           for what, output in outputs.items() for kind, p in (("fake", fake), ("real", real))}
+    for what, output in {**outputs, "ground_truth": lambda p: p.target}.items():
+        out[f"{what}_real_pair_visibility"] = round(float(object_visibility(output(real), real.background,
+                                                                              real.mask).mean()), 3)
     for name, other, mine in (("inputs", real.composite, fake.composite), ("copy", real.copy, fake.target),
                               ("ground_truth", real.target, fake.target)) if classifiers else ():
         acc = pair_classifier_accuracy(mine, other, steps=classifier_steps)
         out[f"pair_classifier_accuracy_{name}"] = round(acc, 3)
     return out
 
+
+def erase_object_baseline(ref: dict) -> dict:
+    """The "erase the object" baseline (y = r_B) from :func:`references`, in the runs' format (one value, so
+    std 0), with the ground truth's visibility beside it."""
+    return {"output": "r_B, the background alone (the object erased)",
+            "real_pair_error_mean": ref["erase_real_pair_error"],
+            "real_pair_error_std": 0.0, "fake_pair_error_mean": ref["erase_fake_pair_error"],
+            "real_pair_visibility_mean": ref["erase_real_pair_visibility"],
+            "ground_truth_real_pair_visibility": ref["ground_truth_real_pair_visibility"]}
+
+
+def lighting_labels(pairs: Pairs) -> list[str]:
+    """Column labels for a figure of ``pairs``: "light of the source -> light of r_B" (one light for fake pairs)."""
+    names = [lt.name for lt in LIGHTINGS]
+    return [f"{names[a]} → {names[b]}" if a != b else names[b]
+            for a, b in zip(pairs.source_lighting.tolist(), pairs.lighting.tolist())]
 
 
 RUNS = {  # run name -> (pair discriminator, blending generator, oracle)
@@ -83,7 +114,7 @@ def summarize(done: dict, steps: int = 300, eval_n: int = 256, **settings) -> di
         generator.load_state_dict(first)
         out[f"_{name}_generator"] = generator.eval()
         summary = {"pair": RUNS[name][0], "blending": RUNS[name][1], "seeds": [r["seed"] for r in per_seed]}
-        for key in ("real_pair_error", "fake_pair_error", "pair_classifier_accuracy"):
+        for key in ("real_pair_error", "real_pair_visibility", "fake_pair_error", "pair_classifier_accuracy"):
             mean, std = mean_std([r[key] for r in per_seed])
             summary[f"{key}_mean"], summary[f"{key}_std"] = round(mean, 3), round(std, 3)
         summary["pair_classifier_accuracy"] = summary["pair_classifier_accuracy_mean"]
@@ -94,6 +125,7 @@ def summarize(done: dict, steps: int = 300, eval_n: int = 256, **settings) -> di
         out["blending_vs_direct"] = {"blending": {k: out["with_pair_discriminator"][k] for k in keys},
                                      "direct": {k: out["direct_with_pair_discriminator"][k] for k in keys}}
     out["references"] = done["references"]
+    out["erase_object_baseline"] = erase_object_baseline(done["references"])
     out["settings"] = {**asdict(Config(steps=steps, **settings)), "eval_n": eval_n,
                        "error": "mean CIE76 Delta E over the inserted box"}
     return out
@@ -135,10 +167,15 @@ def run(out: OutputDir, quick: bool, step: Step, done: dict | None = None) -> tu
     generators = {key[1:-len("_generator")]: res.pop(key) for key in list(res) if key.startswith("_")}
     for name in ("without_pair_discriminator", "with_pair_discriminator"):
         rows[name.replace("_", " ")] = generate(generators[name], real)
-    out.save_figure("figures/insertion_real_pairs.png", plots.image_rows(rows))
+    out.save_figure("figures/insertion_real_pairs.png", plots.image_rows(rows, scale=1.4,
+                                                                     columns=lighting_labels(real)))
     rows_md = [(name.replace("_", " "), f"{r['real_pair_error_mean']:.2f} ± {r['real_pair_error_std']:.2f}",
-                f"{r['fake_pair_error_mean']:.2f}", f"{r['pair_classifier_accuracy']:.3f}", len(r["seeds"]))
-               for name, r in res.items() if isinstance(r, dict) and "real_pair_error_mean" in r]
+                f"{r['real_pair_visibility_mean']:.1f}", f"{r['fake_pair_error_mean']:.2f}",
+                f"{r['pair_classifier_accuracy']:.3f}", len(r["seeds"]))
+               for name, r in res.items() if isinstance(r, dict) and "pair_classifier_accuracy" in r]
+    erase = res["erase_object_baseline"]
+    rows_md.append(("erase the object (y = r_B)", f"{erase['real_pair_error_mean']:.2f}",
+                    f"{erase['real_pair_visibility_mean']:.1f}", f"{erase['fake_pair_error_mean']:.2f}", "", ""))
     ref = res["references"]
     md = f"""## Inserting Videos into Videos: the pair discriminator (notebook 04)
 
@@ -146,8 +183,11 @@ Mean CIE76 Delta E over the inserted box on {settings['eval_n']} held-out pairs 
 scored against the rendered ground truth (A's object under B's light), never seen in training.
 {settings['steps']} steps per run. References: pasting the object with its true mask but unchanged gives
 {ref['copy_real_pair_error']:.2f} on real pairs; the raw composite {ref['composite_real_pair_error']:.2f}.
+Visibility: mean Delta E between the output and the background r_B over the object's mask (ground truth
+{ref['ground_truth_real_pair_visibility']:.1f}; an erased object 0), so that a lower error from a fading object shows.
 
-{table(("run", "real-pair error", "fake-pair error", "pair classifier accuracy", "seeds"), rows_md)}
+{table(("run", "real-pair error", "real-pair visibility", "fake-pair error", "pair classifier accuracy", "seeds"),
+       rows_md)}
 
 ![insertion](figures/insertion_real_pairs.png)
 """

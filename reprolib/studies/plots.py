@@ -277,18 +277,29 @@ def rows_figure(target, reference, labs: dict[str, Tensor], truth: Tensor | None
     return fig
 
 
-def image_rows(rows: dict, n: int = 8, scale: float = 1.1) -> Figure:
-    """A grid of images: one row per entry of ``rows`` (title -> (N, 3, H, W) or (N, 1, H, W) in [0, 1])."""
-    fig, axes = plt.subplots(len(rows), n, figsize=(scale * n, scale * len(rows)), squeeze=False)
-    for r, (title, images) in enumerate(rows.items()):
+def image_rows(rows: dict, n: int = 8, scale: float = 1.1, columns: Sequence[str] | None = None,
+               title: str = "") -> Figure:
+    """A grid of images: one row per entry of ``rows`` (title -> (N, 3, H, W) or (N, 1, H, W) in [0, 1]), the
+    first ``n`` items; ``columns``: a label above each column (n of them); ``title``: above the grid."""
+    if columns is not None and len(columns) != n:
+        raise ValueError(f"columns: need {n} labels, got {len(columns)}")
+    top = 0.3 * (columns is not None) + 0.3 * bool(title)  # inches above the grid for the labels
+    height = 0.82 * scale * len(rows) + top + 0.1  # the images are square and fill 80% of the width
+    fig, axes = plt.subplots(len(rows), n, figsize=(scale * n, height), squeeze=False)
+    for r, (label, images) in enumerate(rows.items()):
         for i in range(n):
             ax = axes[r, i]
             img = images[i].detach().clamp(0, 1)
             ax.imshow(img.expand(3, -1, -1).permute(1, 2, 0).numpy(), interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
-        axes[r, 0].set_ylabel(title, rotation=0, ha="right", va="center", fontsize=8)
-    fig.subplots_adjust(wspace=0.05, hspace=0.05, left=0.2)
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    for i, label in enumerate(columns or ()):
+        axes[0, i].set_title(label, fontsize=min(7.0, 5.0 * scale))
+    if title:
+        fig.suptitle(title, fontsize=9, y=1 - 0.1 / height)
+    fig.subplots_adjust(wspace=0.05, hspace=0.05, left=0.2, right=0.99, bottom=0.05 / height,
+                        top=1 - (top + 0.05) / height)
     return fig
 
 
