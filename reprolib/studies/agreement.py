@@ -291,7 +291,8 @@ def round_trip_study(model: GrayVGG, n_pairs: int = 16, seed: int = 0, size: int
     "exact_return_correct" / "_wrong": fraction with d = 0; "same_class_return_correct" / "_wrong": fraction whose
     round trip lands on p's class; and the AUC for a correct match of the mean over the 5 layers of the forward
     maps ("forward_auc"), of DEC's coded bidirectional maps ("code_bidirectional_auc") and of the paper's
-    (:func:`paper_bidirectional_maps`, "paper_bidirectional_auc")."""
+    (:func:`paper_bidirectional_maps`, "paper_bidirectional_auc"), with their means over correct and wrong
+    matches ("forward_mean_correct", ...). "curves" holds the per-pixel tensors (for ``roc_curve``)."""
     was_training = model.training
     model.eval()
     target, reference = scenes.sample_pairs(heldout_seed(seed), n_pairs, size)
@@ -321,7 +322,11 @@ def round_trip_study(model: GrayVGG, n_pairs: int = 16, seed: int = 0, size: int
                   "exact_return_wrong": (d[~c] == 0).double().mean().item(),
                   "same_class_return_correct": same[c].double().mean().item(),
                   "same_class_return_wrong": same[~c].double().mean().item(),
-                  **{f"{k}_auc": roc_auc(torch.cat(got[key]), c)
-                     for k, key in (("forward", "fwd"), ("code_bidirectional", "code"),
-                                    ("paper_bidirectional", "paper"))}}
+                  "curves": {"correct": c, "round_trip_distance": d}}
+        for k, key in (("forward", "fwd"), ("code_bidirectional", "code"), ("paper_bidirectional", "paper")):
+            score = torch.cat(got[key])
+            res[m][f"{k}_auc"] = roc_auc(score, c)
+            res[m][f"{k}_mean_correct"] = score[c].double().mean().item()
+            res[m][f"{k}_mean_wrong"] = score[~c].double().mean().item()
+            res[m]["curves"][k] = score
     return res
