@@ -6,6 +6,9 @@ nearest neighbour of a target feature in the reference should lie on the same ki
 
 ``matching_study``: the same question for the three routes of :func:`reprolib.colorization.matching.match`, and how
 well the similarity maps tell a correct match from a wrong one (``roc_auc``, ``roc_curve``).
+
+``search_study``: the three searches on ONE layer (the algorithm alone), against each route on its own layers.
+``round_trip_study``: does the round trip T -> R -> T come back to p where the match is correct?
 """
 from __future__ import annotations
 
@@ -13,8 +16,20 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..colorization.features import GrayVGG
-from ..colorization.matching import METHODS, exact_nn, match, warp
+from ..colorization.features import DEC_LAYERS, GrayVGG
+from ..colorization.matching import (
+    ATTENTION_TAU,
+    METHODS,
+    PATCH_SIZES,
+    exact_nn,
+    identity_field,
+    match,
+    similarity_maps,
+    soft_attention,
+    upsample_field,
+    warp,
+)
+from ..colorization.matching.patch_match import patchmatch
 from ..core.color import lab_to_rgb, rgb_to_lab
 from ..core.photos import resize_short_side
 from ..core.seeds import heldout_seed
@@ -187,4 +202,131 @@ def matching_study(model: GrayVGG, n_pairs: int = 128, seed: int = 0, size: int 
         res["auc_per_layer"] = {"bidirectional": {k: roc_auc(b[j], c) for j, k in enumerate(layers)},
                                 "forward": {k: roc_auc(f[j], c) for j, k in enumerate(layers)}}
         res["curves"] = {"correct": c, "bidirectional": b.mean(0), "forward": f.mean(0)}
+    return res
+
+
+def round_trip_distance(phi_TR: Tensor, phi_RT: Tensor) -> Tensor:
+    """Euclidean pixel distance of the round trip T -> R -> T from where it started, (B, H, W):
+
+        d(p) = | phi_R->T(phi_T->R(p)) - p |
+
+    phi_TR (B, 2, H, W) pixel field into R, phi_RT (B, 2, H_R, W_R) pixel field into T."""
+    back = warp(phi_RT, phi_TR)  # phi_R->T(phi_T->R(p))
+    return (back - identity_field(*phi_TR.shape[-2:], phi_TR.shape[0], phi_TR.device)).double().norm(dim=1).float()
+
+
+def paper_bidirectional_maps(feats_T: dict[str, Tensor], phi_TR: Tensor, phi_RT: Tensor) -> Tensor:
+    """The bidirectional similarity as the paper writes it, one map per layer (B, L, H, W):
+
+        sim_T<->R(p) = cos(F_T(p), F_T(phi_R->T(phi_T->R(p))))
+
+    (DEC's code compares F_R(phi_T->R(p)) with F_T of the round trip instead, see
+    :func:`reprolib.colorization.matching.similarity_maps`). It is the forward map of T against itself
+    through the round-trip field, so it is computed by ``similarity_maps`` with the same bilinear sampling."""
+    back = warp(phi_RT, phi_TR)
+    H, W = phi_TR.shape[-2:]
+    maps = similarity_maps(feats_T, feats_T, back, identity_field(H, W, phi_TR.shape[0], phi_TR.device))
+    return maps[:, :len(feats_T)]
+
+
+@torch.no_grad()
+def single_layer_match(model: GrayVGG, T_L: Tensor, R_L: Tensor, R_ab: Tensor, method: str,
+                       layer: str = DEFAULT_LAYER, iters: int = 5) -> tuple[Tensor, Tensor]:
+    """phi_T->R (B, 2, H, W) and R'_ab (B, 2, H, W) by one search on ONE layer's features:
+    "exact" (cosine argmax, :func:`exact_nn`), "patchmatch" (:func:`patchmatch` from a random field, DIA's patch
+    size for the layer, ``iters`` iterations) or "attention" (softmax(cos / tau) R_ab with R_ab brought to the
+    layer's grid, its argmax as phi). The field is upsampled to pixels as in :func:`match`."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    ft, fr = model(T_L, [layer])[layer], model(R_L, [layer])[layer]
+    s, size_T, size_R = model.stride(layer), tuple(T_L.shape[-2:]), tuple(R_L.shape[-2:])
+    R_ab_w = None
+    if method == "exact":
+        phi, _ = exact_nn(ft, fr)
+    elif method == "patchmatch":
+        phi, _ = patchmatch(ft, fr, patch=PATCH_SIZES.get(layer, 3), iters=iters)
+    else:
+        ab_small = F.interpolate(R_ab.to(ft), size=tuple(fr.shape[-2:]), mode="area")
+        soft, _, phi = soft_attention(ft, fr, ab_small, ATTENTION_TAU)
+        R_ab_w = F.interpolate(soft, size=size_T, mode="bilinear", align_corners=False)
+    phi = upsample_field(phi, s, size_T, size_R)
+    return phi, (warp(R_ab.to(ft), phi) if R_ab_w is None else R_ab_w)
+
+
+@torch.no_grad()
+def search_study(model: GrayVGG, n_pairs: int = 16, layer: str = DEFAULT_LAYER, seed: int = 0, size: int = 64,
+                 batch: int = 16, methods: tuple[str, ...] = METHODS) -> dict:
+    """The search separated from the features, on held-out pairs: for each method, the label agreement
+    mean_p [label_R(phi_T->R(p)) == label_T(p)] and the colour error mean_p |R'_ab(p) - GT_ab(p)| (GT: the
+    target rendered in the reference's palettes), once with every method on the same ``layer``
+    (:func:`single_layer_match`, key "same_layer") and once on its own route of :func:`match` ("own_route")."""
+    was_training = model.training
+    model.eval()
+    target, reference = scenes.sample_pairs(heldout_seed(seed), n_pairs, size)
+    sums = {k: {m: [0.0, 0.0] for m in methods} for k in ("same_layer", "own_route")}
+    for i in range(0, n_pairs, batch):
+        t, r = target[i:i + batch], reference[i:i + batch]
+        gt = scenes.ground_truth(t, r).ab
+        for m in methods:
+            out = match(model, t.L, r.L, r.ab, method=m, maps=False)
+            for key, (phi, ab) in (("same_layer", single_layer_match(model, t.L, r.L, r.ab, m, layer)),
+                                   ("own_route", (out.phi_TR, out.R_ab_warped))):
+                sums[key][m][0] += (warp(r.labels[:, None], phi)[:, 0] == t.labels).sum().item()
+                sums[key][m][1] += (ab - gt).norm(dim=1).sum().item()
+    model.train(was_training)
+    n = n_pairs * size * size
+    return {"layer": layer, "n_pairs": n_pairs,
+            **{key: {m: {"label_agreement": a / n, "ab_error": e / n} for m, (a, e) in v.items()}
+               for key, v in sums.items()}}
+
+
+@torch.no_grad()
+def round_trip_study(model: GrayVGG, n_pairs: int = 16, seed: int = 0, size: int = 64, batch: int = 16,
+                     methods: tuple[str, ...] = METHODS) -> dict:
+    """Does the round trip T -> R -> T return to p where phi_T->R(p) is correct? Per route of :func:`match`,
+    over all target pixels of the held-out pairs, with correct(p) = [label_R(phi_T->R(p)) == label_T(p)] and
+    d(p) = :func:`round_trip_distance`:
+
+    "distance_auc_wrong": ROC AUC of d as a score for a WRONG match; "mean_distance_correct" / "_wrong";
+    "exact_return_correct" / "_wrong": fraction with d = 0; "same_class_return_correct" / "_wrong": fraction whose
+    round trip lands on p's class; and the AUC for a correct match of the mean over the 5 layers of the forward
+    maps ("forward_auc"), of DEC's coded bidirectional maps ("code_bidirectional_auc") and of the paper's
+    (:func:`paper_bidirectional_maps`, "paper_bidirectional_auc"), with their means over correct and wrong
+    matches ("forward_mean_correct", ...). "curves" holds the per-pixel tensors (for ``roc_curve``)."""
+    was_training = model.training
+    model.eval()
+    target, reference = scenes.sample_pairs(heldout_seed(seed), n_pairs, size)
+    parts: dict = {m: {k: [] for k in ("d", "correct", "same", "fwd", "code", "paper")} for m in methods}
+    for i in range(0, n_pairs, batch):
+        t, r = target[i:i + batch], reference[i:i + batch]
+        feats_T = model(t.L, DEC_LAYERS)
+        for m in methods:
+            out = match(model, t.L, r.L, r.ab, method=m)
+            L = out.sims.shape[1] // 2
+            got = parts[m]
+            got["correct"].append((warp(r.labels[:, None], out.phi_TR)[:, 0] == t.labels).flatten())
+            got["d"].append(round_trip_distance(out.phi_TR, out.phi_RT).flatten())
+            back = warp(out.phi_RT, out.phi_TR)
+            got["same"].append((warp(t.labels[:, None], back)[:, 0] == t.labels).flatten())
+            got["fwd"].append(out.sims[:, :L].mean(1).flatten())
+            got["code"].append(out.sims[:, L:].mean(1).flatten())
+            got["paper"].append(paper_bidirectional_maps(feats_T, out.phi_TR, out.phi_RT).mean(1).flatten())
+    model.train(was_training)
+    res: dict = {"n_pairs": n_pairs}
+    for m, got in parts.items():
+        c, d, same = (torch.cat(got[k]) for k in ("correct", "d", "same"))
+        res[m] = {"fraction_correct": c.double().mean().item(), "distance_auc_wrong": roc_auc(d, ~c),
+                  "mean_distance_correct": d[c].double().mean().item(),
+                  "mean_distance_wrong": d[~c].double().mean().item(),
+                  "exact_return_correct": (d[c] == 0).double().mean().item(),
+                  "exact_return_wrong": (d[~c] == 0).double().mean().item(),
+                  "same_class_return_correct": same[c].double().mean().item(),
+                  "same_class_return_wrong": same[~c].double().mean().item(),
+                  "curves": {"correct": c, "round_trip_distance": d}}
+        for k, key in (("forward", "fwd"), ("code_bidirectional", "code"), ("paper_bidirectional", "paper")):
+            score = torch.cat(got[key])
+            res[m][f"{k}_auc"] = roc_auc(score, c)
+            res[m][f"{k}_mean_correct"] = score[c].double().mean().item()
+            res[m][f"{k}_mean_wrong"] = score[~c].double().mean().item()
+            res[m]["curves"][k] = score
     return res

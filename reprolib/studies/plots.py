@@ -125,6 +125,7 @@ def feature_maps(features: dict[str, Tensor], channels: int = 4) -> Figure:
         strongest = fmap.flatten(1).std(dim=1).argsort(descending=True)[:channels]  # most varied channels
         for ax, c in zip(row, strongest.tolist()):
             _show(ax, fmap[c], f"{name} ch {c}  ({fmap.shape[-2]}x{fmap.shape[-1]})", cmap="magma")
+            fig.colorbar(ax.images[-1], ax=ax, shrink=0.8).ax.tick_params(labelsize=7)
     return fig
 
 
@@ -144,6 +145,7 @@ def scene_grid(scene, num_classes: int) -> Figure:
         _show(axes[1, i], scene.L[i, 0], "L*" if i == 0 else "", cmap="gray", vmin=0, vmax=100)
         _show(axes[2, i], scene.labels[i], "classes" if i == 0 else "", cmap="tab10", vmin=0,
               vmax=max(num_classes - 1, 9), interpolation="nearest")
+    _class_legend(fig, num_classes)
     return fig
 
 
@@ -176,25 +178,40 @@ def method_comparison(target, reference, outs: dict, num_classes: int) -> Figure
     labels = dict(cmap="tab10", vmin=0, vmax=max(num_classes - 1, 9), interpolation="nearest")
     for i in range(n):
         t, r = target[i], reference[i]
-        _show(axes[i, 0], t.rgb[0], "target T")
-        _show(axes[i, 1], r.rgb[0], "reference R")
-        _show(axes[i, 2], t.labels[0], "classes of T", **labels)
+        head = (lambda title: title) if i == 0 else (lambda title: "")  # column titles on the first row
+        _show(axes[i, 0], t.rgb[0], head("target T"))
+        _show(axes[i, 1], r.rgb[0], head("reference R"))
+        _show(axes[i, 2], t.labels[0], head("classes of T"), **labels)
         for j, (name, out) in enumerate(outs.items()):
-            _show(axes[i, 3 + 2 * j], warp(r.labels[:, None], out.phi_TR[i:i + 1])[0, 0], f"classes, {name}", **labels)
-            _show(axes[i, 4 + 2 * j], lab_to_rgb(torch.cat((t.L[0], out.R_ab_warped[i]))), f"T_L + R'_ab, {name}")
+            _show(axes[i, 3 + 2 * j], warp(r.labels[:, None], out.phi_TR[i:i + 1])[0, 0], head(f"classes, {name}"),
+                  **labels)
+            _show(axes[i, 4 + 2 * j], lab_to_rgb(torch.cat((t.L[0], out.R_ab_warped[i]))), head(f"T_L + R'_ab, {name}"))
+    _class_legend(fig, num_classes)
     return fig
 
 
-def similarity_maps_plot(sims: Tensor, wrong: Tensor, layers: Sequence[str]) -> Figure:
+def similarity_maps_plot(sims: Tensor, wrong: Tensor, layers: Sequence[str],
+                         round_trip: Tensor | None = None) -> Figure:
     """One pair: the wrong matches of phi_T->R (white), then forward (top) and bidirectional (bottom)
-    similarity maps per layer. sims (2 L, H, W), wrong (H, W) bool."""
+    similarity maps per layer on one colour scale. sims (2 L, H, W), wrong (H, W) bool; ``round_trip`` (H, W),
+    e.g. the round-trip distance |phi_R->T(phi_T->R(p)) - p| in pixels, is drawn under the wrong matches."""
+    import matplotlib.patches as mpatches
+
     L = len(layers)
-    fig, axes = plt.subplots(2, L + 1, figsize=(1.9 * (L + 1), 4.0), constrained_layout=True, squeeze=False)
+    fig, axes = plt.subplots(2, L + 1, figsize=(1.9 * (L + 1) + 1.2, 4.2), constrained_layout=True, squeeze=False)
     _show(axes[0, 0], wrong.float(), "wrong matches", cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-    axes[1, 0].axis("off")
+    axes[0, 0].legend(handles=[mpatches.Patch(facecolor=c, edgecolor="0.5", label=n)
+                               for c, n in (("white", "wrong"), ("black", "correct"))],
+                      loc="upper center", bbox_to_anchor=(0.5, -0.02), fontsize=7, ncol=2, frameon=False)
+    if round_trip is None:
+        axes[1, 0].axis("off")
+    else:
+        _show(axes[1, 0], round_trip, "round-trip distance", cmap="viridis", interpolation="nearest")
+        fig.colorbar(axes[1, 0].images[-1], ax=axes[1, 0], shrink=0.8, label="pixels")
     for k, layer in enumerate(layers):
         _show(axes[0, k + 1], sims[k], f"sim T->R {layer}", cmap="magma", vmin=0, vmax=1)
         _show(axes[1, k + 1], sims[L + k], f"sim T<->R {layer}", cmap="magma", vmin=0, vmax=1)
+    fig.colorbar(axes[0, 1].images[-1], ax=axes[:, 1:], shrink=0.8, label="cosine similarity")
     return fig
 
 
@@ -450,3 +467,17 @@ def _differs(ax, a: Tensor, b: Tensor, title: str) -> None:
     ax.legend(handles=[Patch(facecolor="black", edgecolor="gray", label="same colour"),
                        Patch(facecolor="white", edgecolor="gray", label="other colour")],
               loc="upper center", bbox_to_anchor=(0.5, -0.02), fontsize=7, ncol=2, frameon=False)
+
+
+def _class_legend(fig: Figure, num_classes: int) -> None:
+    """A legend of the class colours of the label maps (tab10, vmin 0, vmax max(num_classes - 1, 9)) under the
+    figure, named after the synthetic world's classes when there are as many."""
+    import matplotlib.patches as mpatches
+    from matplotlib.colors import Normalize
+
+    from ..world.scenes import CLASSES
+
+    names = CLASSES if len(CLASSES) == num_classes else [f"class {k}" for k in range(num_classes)]
+    cmap, norm = plt.get_cmap("tab10"), Normalize(0, max(num_classes - 1, 9))
+    fig.legend(handles=[mpatches.Patch(color=cmap(norm(k)), label=n) for k, n in enumerate(names)],
+               loc="outside lower center", ncol=min(num_classes, 9), fontsize=8, frameon=False)

@@ -182,6 +182,32 @@ def _random_search(phi: Tensor, radius: int, g: torch.Generator):
         r //= 2
 
 
+def _keep_better(phi: Tensor, best: Tensor, candidate: Tensor, score, high: Tensor) -> None:
+    """One PatchMatch candidate field: where it differs from ``phi`` and scores higher, it replaces phi and
+    best in place (candidates clamped to the reference grid, ``high`` = (h' - 1, w' - 1))."""
+    B, _, h, w = phi.shape
+    n = h * w
+    candidate = torch.minimum(candidate.clamp_min(0), high)
+    changed = (candidate != phi).any(1).view(B, -1)  # (B, n): only these need a score
+    k = int(changed.sum(1).max())
+    if k == 0:
+        return
+    if 2 * k > n:  # most positions moved: score them all in order (no index bookkeeping)
+        new = score(candidate.flatten(2), None).view(B, h, w)
+        better = (new > best) & changed.view(B, h, w)
+        phi.copy_(torch.where(better[:, None], candidate, phi))
+        best.copy_(torch.where(better, new, best))
+        return
+    where = torch.argsort(changed.to(torch.int8), dim=1, descending=True, stable=True)[:, :k]  # (B, k)
+    where2 = where[:, None].expand(B, 2, k)
+    flat_phi, flat_best = phi.view(B, 2, -1), best.view(B, -1)
+    cand, old = candidate.flatten(2).gather(2, where2), flat_best.gather(1, where)
+    new = score(cand, where)
+    better = (new > old) & changed.gather(1, where)
+    flat_phi.scatter_(2, where2, torch.where(better[:, None], cand, flat_phi.gather(2, where2)))
+    flat_best.scatter_(1, where, torch.where(better, new, old))
+
+
 @torch.no_grad()
 def patchmatch(F_T: Tensor, F_R: Tensor, patch: int = 3, iters: int = 5, radius: int | None = None,
                init: Tensor | None = None, seed: int = 0, jumps: Sequence[int] | None = None,
@@ -234,33 +260,61 @@ def patchmatch(F_T: Tensor, F_R: Tensor, patch: int = 3, iters: int = 5, radius:
     if jumps is None:
         jumps = [2**k for k in range(max(h, w).bit_length() - 1, -1, -1)] if init is None else list(INIT_JUMPS)
 
-    def consider(candidate: Tensor) -> None:
-        candidate = torch.minimum(candidate.clamp_min(0), high)
-        changed = (candidate != phi).any(1).view(B, -1)  # (B, n): only these need a score
-        k = int(changed.sum(1).max())
-        if k == 0:
-            return
-        if 2 * k > n:  # most positions moved: score them all in order (no index bookkeeping)
-            new = score(candidate.flatten(2), None).view(B, h, w)
-            better = (new > best) & changed.view(B, h, w)
-            phi.copy_(torch.where(better[:, None], candidate, phi))
-            best.copy_(torch.where(better, new, best))
-            return
-        where = torch.argsort(changed.to(torch.int8), dim=1, descending=True, stable=True)[:, :k]  # (B, k)
-        where2 = where[:, None].expand(B, 2, k)
-        flat_phi, flat_best = phi.view(B, 2, -1), best.view(B, -1)
-        cand, old = candidate.flatten(2).gather(2, where2), flat_best.gather(1, where)
-        new = score(cand, where)
-        better = (new > old) & changed.gather(1, where)
-        flat_phi.scatter_(2, where2, torch.where(better[:, None], cand, flat_phi.gather(2, where2)))
-        flat_best.scatter_(1, where, torch.where(better, new, old))
-
     for _ in range(iters):
         for candidate in _propagation(phi, jumps):  # a neighbour's match, shifted back (jump flooding)
-            consider(candidate)
+            _keep_better(phi, best, candidate, score, high)
         for candidate in _random_search(phi, radius, g):  # random offsets around the match, radius halving
-            consider(candidate)
+            _keep_better(phi, best, candidate, score, high)
     return phi, best
+
+
+def _one_step(F_T: Tensor, F_R: Tensor, phi: Tensor, patch: int, candidates) -> tuple[Tensor, Tensor]:
+    """Score ``phi``, offer it each field of ``candidates(phi)`` in turn (:func:`_keep_better`), return (phi, best)."""
+    F_T, F_R = checks.feature_pair(F_T, F_R)
+    checks.odd_positive_int(patch, "patch")
+    B, _, h, w = F_T.shape
+    h_R, w_R = F_R.shape[-2:]
+    phi = check_field(phi, "phi", batch=B, size=(h, w), target=(h_R, w_R)).to(F_T.device).clone().contiguous()
+    score = _patch_scorer(F_T, F_R, patch, MATRIX_LIMIT)
+    high = torch.tensor([h_R - 1, w_R - 1], device=F_T.device).view(1, 2, 1, 1)
+    best = score(phi.flatten(2), None).view(B, h, w)
+    for candidate in candidates(phi):
+        _keep_better(phi, best, candidate, score, high)
+    return phi, best
+
+
+@torch.no_grad()
+def patch_similarity(F_T: Tensor, F_R: Tensor, phi: Tensor, patch: int = 3) -> Tensor:
+    """The patch similarity that :func:`patchmatch` maximises, of a field phi_T->R (B, 2, h, w):
+
+        s(p) = 1/patch^2 sum_{d in N} <f_T(p + d), f_R(phi(p) + d)>      (f L2-normalised, edges replicated)
+
+    Exact when h w x h' w' <= ``MATRIX_LIMIT`` (else read from projected descriptors). Returns (B, h, w)."""
+    return _one_step(F_T, F_R, phi, patch, lambda _: ())[1]
+
+
+@torch.no_grad()
+def propagation_step(F_T: Tensor, F_R: Tensor, phi: Tensor, patch: int = 3,
+                     jumps: Sequence[int] = INIT_JUMPS) -> tuple[Tensor, Tensor]:
+    """One propagation step of :func:`patchmatch`: for each jump j and e = +j, -j along y, then +j, -j along x,
+    every position p tries its neighbour's match shifted back, phi(p + e) - e (clamped to R's grid; p + e
+    outside the grid keeps phi(p)), and keeps it where :func:`patch_similarity` rises. Each candidate is made
+    from the field as it stands after the previous one. Returns phi (B, 2, h, w) and its patch similarity."""
+    return _one_step(F_T, F_R, phi, patch, lambda f: _propagation(f, list(jumps)))
+
+
+@torch.no_grad()
+def random_search_step(F_T: Tensor, F_R: Tensor, phi: Tensor, radius: int, patch: int = 3,
+                       seed: int = 0) -> tuple[Tensor, Tensor]:
+    """One random-search step of :func:`patchmatch`: candidates phi(p) + u, u uniform on the integers of
+    [-r, r]^2, for r = radius, radius // 2, ..., 1 (``torch.randint`` from a generator seeded ``seed``, one
+    offset per position and r), each kept where :func:`patch_similarity` rises. With an ``init`` field,
+    ``patchmatch(..., iters=1, init=phi, jumps=j, radius=r, seed=s)`` is :func:`propagation_step` (jumps j)
+    followed by this step (radius r, seed s). Returns phi (B, 2, h, w) and its patch similarity."""
+    if int(radius) < 1:
+        raise ValueError(f"radius must be >= 1, got {radius}")
+    g = torch.Generator(device=F_T.device).manual_seed(seed)
+    return _one_step(F_T, F_R, phi, patch, lambda f: _random_search(f, int(radius), g))
 
 
 PATCH_SIZES = {"relu5_1": 3, "relu4_1": 3, "relu3_1": 3, "relu2_1": 5, "relu1_1": 5}  # DIA's, coarse to fine
