@@ -1,4 +1,5 @@
-"""Every figure function of reprolib.studies.plots draws on tiny inputs (nbval checks them in the notebooks too)."""
+"""Every figure function of reprolib.studies.plots and lab_plots draws on tiny inputs (nbval checks them in the
+notebooks too)."""
 import inspect
 
 import matplotlib.pyplot as plt
@@ -9,7 +10,7 @@ from matplotlib.figure import Figure
 from reprolib.colorization import matching
 from reprolib.colorization.extractors import grayvgg_small
 from reprolib.core.seeds import heldout_seed
-from reprolib.studies import plots
+from reprolib.studies import lab_plots, plots
 from reprolib.world import scenes
 
 LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -60,12 +61,13 @@ def calls(tiny):
 
 
 def test_every_figure_function_draws(tiny):
-    figures = {name for name, f in inspect.getmembers(plots, inspect.isfunction)
-               if f.__module__ == plots.__name__ and not name.startswith("_")}
+    modules = {name: module for module in (plots, lab_plots)
+               for name, f in inspect.getmembers(module, inspect.isfunction)
+               if f.__module__ == module.__name__ and not name.startswith("_")}
     todo = calls(tiny)
-    assert figures == set(todo), "add the new figure function to this smoke test"
+    assert set(modules) == set(todo), "add the new figure function to this smoke test"
     for name, args in todo.items():
-        fig = getattr(plots, name)(*args)
+        fig = getattr(modules[name], name)(*args)
         assert isinstance(fig, Figure) and fig.axes, name
         plt.close(fig)
 
