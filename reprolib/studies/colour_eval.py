@@ -44,7 +44,7 @@ from ..core.jobs import Job, run_jobs
 from ..core.seeds import heldout_seed
 from ..training.colour_classifier import ColourClassifier, classifier_accuracy, classifier_chance, load_classifier
 from ..world import scenes
-from . import matchbench, plots
+from . import matchbench, plots, report, trust
 from .image_metrics import colorfulness, mean_delta_e2000, psnr
 from .report import Step
 
@@ -138,21 +138,24 @@ def evaluate_rows(n_pairs: int = 200, seed: int = 0, quick: bool = False, size: 
 
 
 def jobs(quick: bool) -> dict[str, Job]:
-    return {"rows": Job(evaluate_rows, dict(n_pairs=200, quick=quick), cost=30)}
+    """Every row on the held-out pairs, and the ablation of the full net's similarity maps (:mod:`.trust`)."""
+    return {"rows": Job(evaluate_rows, dict(n_pairs=200, quick=quick), cost=30),
+            "trust": Job(trust.trust_rows, dict(n=QUICK_PAIRS if quick else 200), cost=20)}
 
 
 def run(out: OutputDir, quick: bool, step: Step, done: dict | None = None) -> tuple[dict, str]:
     """The paper's evaluation in miniature: every row on held-out pairs (figures/colorization_rows.png), and
     the end-to-end speed of ``colorize`` on a 256 x 256 photo pair (``done``: the results of :func:`jobs`,
     when ``reproduce`` ran them; the speed is measured here)."""
-    res = (run_jobs(jobs(quick), 1, step)[0] if done is None else done)["rows"]
+    done = run_jobs(jobs(quick), 1, step)[0] if done is None else done
+    res, trusted = done["rows"], done["trust"]
     step("colorization: figure")
     target, reference = scenes.sample_pairs(heldout_seed(0), 3)
     nets, _ = shipped_colornets()
     labs = colorize_rows(target, reference, grayvgg_small(), nets)
     out.save_figure("figures/colorization_rows.png", plots.rows_figure(target, reference, labs))
     results = {"rows": res["rows"], "n_pairs": res["n_pairs"], "classifier_chance": res["classifier_chance"],
-               "missing_rows": res["missing_rows"]}
+               "missing_rows": res["missing_rows"], "trust": trusted}
 
     def fmt(v: float | None, digits: int) -> str:
         return "inf (None)" if v is None else f"{v:.{digits}f}"
@@ -160,6 +163,8 @@ def run(out: OutputDir, quick: bool, step: Step, done: dict | None = None) -> tu
     table = ["| row | PSNR (dB) | CIEDE2000 | colourfulness | classifier accuracy |", "|---|---|---|---|---|"]
     table += [f"| {name} | {fmt(r['psnr'], 2)} | {r['delta_e2000']:.2f} | {r['colorfulness']:.1f} | "
               f"{r['classifier_accuracy']:.3f} |" for name, r in res["rows"].items()]
+    trust_table = report.table(("input maps", "all", "matched", "mismatched"),
+                               [(name, *(f"{r[k]:.2f}" for k in trust.PARTS)) for name, r in trusted["rows"].items()])
     missing = (f"\nMissing checkpoints (rows left out): {', '.join(res['missing_rows'])}.\n" if res["missing_rows"]
                else "")
     md = f"""## Colorization: the paper's evaluation in miniature
@@ -173,6 +178,12 @@ each row's images. The ground truth's PSNR is infinite.
 {chr(10).join(table)}
 {missing}
 ![rows](figures/colorization_rows.png)
+
+Does the full net learn when to trust the reference? The same pairs with its 10 similarity maps changed
+(`studies.trust`, {trusted['pairs']}; {trusted['mismatched_fraction']:.0%} of the pixels have phi_T->R on
+another class), CIEDE2000 over all / matched / mismatched pixels:
+
+{trust_table}
 """
     step("colorization: seconds for a 256 x 256 photo, end to end")
     results["seconds_colorize_256"] = matchbench.time_colorize(256, repeats=1 if quick else 3)
