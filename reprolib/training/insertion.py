@@ -170,7 +170,7 @@ def fit(cfg: Config, *, progress: bool = True, state_file: str | os.PathLike | N
     cfg.check()
     m = build(cfg, perceptual)
     if device is not None:
-        m = to_device(m, device)
+        m = loop.move_parts(m, device)
     result = loop.run_steps("insertion", asdict(cfg), cfg.steps, m.stateful(), lambda i: step(cfg, m, i),
                             state_file=state_file, resume=resume, checkpoint_every=checkpoint_every,
                             progress=progress, desc=f"train insertion ({cfg.pair})")

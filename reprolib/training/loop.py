@@ -200,7 +200,7 @@ def default_command(trainer: Trainer, cfg: Any, out: str | os.PathLike) -> str:
     return f"reprolib.training.{trainer.name}.train({str(out)!r}, {settings})"
 
 
-def _moved(parts: Any, device: str | torch.device) -> Any:
+def move_parts(parts: Any, device: str | torch.device) -> Any:
     """``parts`` on ``device``, refused if an optimiser was left holding parameters that did not move (torch
     swaps a parameter's data in place between the CPU and CUDA, so that the optimiser built with it still
     trains it; for other devices it may make new parameters)."""
@@ -226,7 +226,7 @@ def fit(trainer: Trainer, cfg: Any, out: str | os.PathLike, *, command: str | No
     out = Path(out)
     parts = trainer.build(cfg)
     if device is not None:
-        parts = _moved(parts, device)
+        parts = move_parts(parts, device)
     config = asdict(cfg)
     result = run_steps(trainer.name, config, cfg.steps, parts.stateful(), lambda i: trainer.step(cfg, parts, i),
                        state_file=state_path(out), resume=resume, checkpoint_every=checkpoint_every,

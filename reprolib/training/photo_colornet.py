@@ -35,6 +35,7 @@ from ..colorization.colornet import ColorNet, checkpoint_dict, colornet_input
 from ..colorization.extractors import load_extractor
 from ..colorization.features import GrayVGG
 from ..core import color
+from ..core.devices import device_of
 from ..world.photo_views import CROP, HELDOUT_PHOTOS, image_folder, other_view_pairs, random_views, train_photos
 from . import loop
 
@@ -193,7 +194,7 @@ def step(cfg: Config, parts: Parts, i: int) -> dict:
         b = sample(matched_views(parts.features, source, cfg.batch_size, parts.g, cfg.crop), cfg.batch_size,
                    cfg.size, cfg.hue, parts.g)
     share = slice(parts.rank * cfg.batch_size // parts.world, (parts.rank + 1) * cfg.batch_size // parts.world)
-    device = next(parts.net.parameters()).device
+    device = device_of(parts.net)
     b = {k: v[share].to(device) for k, v in b.items()}
     x = colornet_input(b["T_L"], b["T_ab_w"] if branch == "chrominance" else b["R_ab_w"], b["sims"])
     loop.set_lr(parts.opt, loop.warmup_cosine_lr(i, cfg.steps, cfg.lr, min(100, max(1, cfg.steps // 10))))

@@ -53,3 +53,13 @@ def test_fit_is_deterministic(perceptual):
     for a, b in zip(whole.generator.state_dict().values(), again.generator.state_dict().values()):
         assert torch.equal(a, b)
     assert len(whole.history) == 4 and set(whole.history[0]) == {"d", "p", "gan", "l1", "perc", "conf"}
+
+
+def test_fit_on_a_device_checks_the_move_and_comes_back_to_the_cpu(perceptual):
+    cfg = ins_train.Config(steps=2, seed=1, **TINY)
+    here = ins_train.fit(cfg, progress=False, perceptual=perceptual)
+    moved = ins_train.fit(cfg, progress=False, perceptual=perceptual, device="cpu")
+    for a, b in zip(here.generator.state_dict().values(), moved.generator.state_dict().values()):
+        assert torch.equal(a, b)
+    with pytest.raises(RuntimeError, match="moving the networks to meta left the opt_g's parameters behind"):
+        ins_train.fit(cfg, progress=False, device="meta")  # its own perceptual net: the move is in place
