@@ -17,15 +17,20 @@ def measure(n_pairs: int) -> dict:
     return agreement.matching_study(grayvgg_small(), n_pairs=n_pairs)
 
 
+def n_pairs_of(quick: bool) -> int:
+    """The held-out pairs of the agreement study: 16 with ``--quick``, else 128."""
+    return 16 if quick else 128
+
+
 def jobs(quick: bool) -> dict[str, Job]:
-    return {"agreement": Job(measure, dict(n_pairs=16 if quick else 128), cost=30)}
+    return {"agreement": Job(measure, dict(n_pairs=n_pairs_of(quick)), cost=30)}
 
 
 def run(out: OutputDir, quick: bool, step: Step, done: dict | None = None) -> tuple[dict, str]:
     """The similarity sub-net: label agreement of exact / PatchMatch / attention fields on held-out
     synthetic pairs, the ROC AUC of the similarity maps for correct matches, and speed at 256 x 256
     (``done``: the results of :func:`jobs`, when ``reproduce`` ran them; the speed is measured here)."""
-    n_pairs = 16 if quick else 128
+    n_pairs = n_pairs_of(quick)
     done = run_jobs(jobs(quick), 1, step)[0] if done is None else done
     study = dict(done["agreement"])
     model = grayvgg_small()

@@ -166,11 +166,16 @@ def available() -> dict[str, str]:
 TIMED_PAIRS = 2  # the seconds per pair are measured again on this many pairs, alone on the machine
 
 
+def pairs_per_photo(quick: bool) -> int:
+    """"Other view" pairs per held-out photo in the study: 2 with ``--quick``, else 4."""
+    return 2 if quick else 4
+
+
 def jobs(quick: bool) -> dict[str, Job]:
     """The study's independent pieces (for ``reproduce --jobs``): every row per extractor this machine has,
     the students' agreement with VGG-16 (when it is here), retrieval against random, and the gallery
     (``quick``: fewer pairs, retrieval among four of the held-out photos, no agreement with VGG-16)."""
-    n_per = 2 if quick else 4
+    n_per = pairs_per_photo(quick)
     have = available()
     out = {f"rows {name}": Job(evaluate_extractor, dict(choice=choice, n_per=n_per), cost=60 if name == "vgg16" else 40)
            for name, choice in have.items()}
@@ -186,7 +191,7 @@ def run(out: OutputDir, quick: bool, step: Step, done: dict | None = None) -> tu
     """The photo study (module docstring): results.json["photos"] and its section of REPORT.md (``done``: the
     results of :func:`jobs`, when ``reproduce`` ran them). The rows' seconds per pair are measured here, on
     TIMED_PAIRS pairs with the machine to themselves, not inside the jobs."""
-    n_per = 2 if quick else 4
+    n_per = pairs_per_photo(quick)
     done = run_jobs(jobs(quick), 1, step)[0] if done is None else done
     results: dict = {"protocol": f"other_view_pairs(HELDOUT_PHOTOS, {n_per}): the held-out photos only",
                      "heldout_photos": list(HELDOUT_PHOTOS), "extractors": {}}
