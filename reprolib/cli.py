@@ -76,7 +76,8 @@ def _train_colornet(args: argparse.Namespace) -> int:
     else:
         metrics = colornet.train(out, steps=args.steps, mode=args.mode, batch_size=args.batch_size, seed=args.seed,
                                  size=args.size, width=args.width, residual=not args.no_residual, lr=args.lr,
-                                 pool=args.pool, eval_n=args.eval_n, grayvgg=args.grayvgg, **_loop_options(args))
+                                 pool=args.pool, eval_n=args.eval_n, grayvgg=args.grayvgg, usual=args.usual,
+                                 related=args.related, **_loop_options(args))
     if "sha256" not in metrics:  # a rank > 0 of a torchrun launch: rank 0 writes and reports
         return 0
     print(f"wrote {out} and {out.with_suffix('.json')}: held-out CIEDE2000 {metrics.get('heldout_delta_e2000')} "
@@ -314,6 +315,12 @@ def build_parser() -> argparse.ArgumentParser:
     cn.add_argument("--grayvgg", default="grayvgg_small_synthetic",
                     help="synthetic pairs: the gray-VGG whose maps the net learns, a registry name or a `train "
                          "grayvgg` checkpoint (default: %(default)s)")
+    cn.add_argument("--usual", type=float, default=None,
+                    help="synthetic pairs: draw each class's usual colour (its first palette) with this probability, "
+                         "so that colour is partly predictable from the class (default: uniform palettes)")
+    cn.add_argument("--related", type=float, default=1.0,
+                    help="synthetic pairs: the share of references that show every class of their target; the "
+                         "others may lack some (default: %(default)s)")
     cn.add_argument("--images", default=None,
                     help="train on photographs instead: an image folder (ImageNet-style or flat), or 'shipped' for "
                          "the shipped training photos (the held-out ones never)")

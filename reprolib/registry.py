@@ -10,7 +10,7 @@ import os
 
 from .colorization.colornet import ColorNetWeights
 from .colorization.extractors import GrayVGGWeights, local_weights
-from .core.weights import Weights, WeightsEnum
+from .core.weights import Weights, WeightsEnum, read_provenance
 from .insertion.nets import InsertionWeights
 from .training.colour_classifier import ColourClassifierWeights
 
@@ -32,6 +32,19 @@ def lookup(name: str) -> Weights:
         if entry.name == name:
             return entry
     raise ValueError(f"no model named {name!r}; `python -m reprolib models` lists them")
+
+
+def training_logs(names: list[str] | tuple[str, ...]) -> tuple[dict[str, dict], list[str]]:
+    """The training logs (``training.loop.loss_log``, in the provenance) of the entries ``names`` that have
+    one, and the names of those without (files trained before logs were kept)."""
+    logs, missing = {}, []
+    for name in names:
+        log = read_provenance(lookup(name).path).get("log")
+        if log:
+            logs[name] = log
+        else:
+            missing.append(name)
+    return logs, missing
 
 
 def rows() -> list[dict]:

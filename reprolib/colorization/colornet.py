@@ -90,6 +90,22 @@ class ColorNetWeights(WeightsEnum):
         licence="MIT (trained by this project)",
         command=_COMMAND.format(file="colornet_l1_auto.pt", mode="l1_auto", steps=800, pool=""),
         source="automatic baseline: T_L only, plain L1, 800 steps on synthetic 64 x 64 scenes")
+    USUAL_FULL = Weights(
+        name="colornet_usual_full", kind="ColorNet", file="colornet_usual_full.pt", format=FORMAT, seed=0,
+        sha256="PENDING_FULL",
+        licence="MIT (trained by this project)",
+        command=_COMMAND.format(file="colornet_usual_full.pt", mode="full", steps=800,
+                                pool=" --pool 96 --usual 0.7 --related 0.5"),
+        features=SYNTHETIC_FEATURES,
+        source="both branches, 800 steps on the usual-colour world (usual 0.7, related 0.5), for studies.robustness")
+    USUAL_CHROMINANCE_ONLY = Weights(
+        name="colornet_usual_chrominance_only", kind="ColorNet", file="colornet_usual_chrominance_only.pt",
+        format=FORMAT, seed=0, sha256="PENDING_CHROMINANCE",
+        licence="MIT (trained by this project)",
+        command=_COMMAND.format(file="colornet_usual_chrominance_only.pt", mode="chrominance_only", steps=800,
+                                pool=" --pool 96 --usual 0.7 --related 0.5"),
+        features=SYNTHETIC_FEATURES,
+        source="chrominance branch only, 800 steps on the usual-colour world (usual 0.7, related 0.5)")
     PHOTO_VGG16 = _photo_net("vgg16", "vgg16_imagenet_caffe", "VGG-16's maps",
                              "236850da8ee50b9e3a88c80dc46498a752bb8971b4663eef47a376144c8e46f1")
     PHOTO_SMALL = _photo_net("small", "grayvgg_small_photo", "the distilled small gray-VGG's maps",

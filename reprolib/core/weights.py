@@ -39,7 +39,7 @@ from torch import Tensor
 from .files import atomic_write, atomic_write_text
 
 PROVENANCE_KEYS = ("file", "format", "sha256", "bytes", "command", "seed", "config", "data", "features",
-                   "metrics", "seconds", "threads", "torch", "python", "notes")
+                   "metrics", "seconds", "threads", "torch", "python", "notes", "log")
 _HASHES: dict[tuple[str, int, int], str] = {}  # (path, size, mtime) -> sha256, so a file is hashed once per process
 
 
@@ -236,14 +236,16 @@ def save_checkpoint(state: Mapping, path: str | os.PathLike) -> Path:
 
 def provenance(checkpoint: str | os.PathLike, *, command: str, seed: int | None, config: Mapping,
                data: str, metrics: Mapping, fmt: str | None = None, features: str | None = None,
-               seconds: float | None = None, notes: str = "") -> dict:
-    """The provenance record of a checkpoint written just now: the same keys for every model."""
+               seconds: float | None = None, notes: str = "", log: Mapping | None = None) -> dict:
+    """The provenance record of a checkpoint written just now: the same keys for every model. ``log``: the
+    training's losses (:func:`reprolib.training.loop.loss_log`; None for files trained before logs were kept)."""
     path = Path(checkpoint)
     record = {
         "file": path.name, "format": fmt, "sha256": sha256_file(path), "bytes": path.stat().st_size,
         "command": command, "seed": seed, "config": dict(config), "data": data, "features": features,
         "metrics": dict(metrics), "seconds": seconds, "threads": torch.get_num_threads(),
         "torch": torch.__version__, "python": platform.python_version(), "notes": notes,
+        "log": None if log is None else dict(log),
     }
     assert tuple(record) == PROVENANCE_KEYS
     return record

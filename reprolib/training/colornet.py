@@ -129,14 +129,15 @@ def _weight_spread(net: ColorNet) -> float:
 
 @torch.no_grad()
 def evaluate_colornet(net: ColorNet | None, n: int = 200, seed: int = 0, size: int = 64, batch_size: int = 50,
-                      grayvgg: GrayVGG | None = None) -> float:
+                      grayvgg: GrayVGG | None = None, usual: float | None = None, related: float = 1.0) -> float:
     """Mean CIEDE2000 between (T_L, P_ab) and ground_truth(T, R) over ``n`` held-out pairs
-    ``sample_pairs(heldout_seed(seed), n, size)``, matched as in training. ``net=None`` scores R'_ab alone."""
+    ``sample_pairs(heldout_seed(seed), n, size, usual, related)``, matched as in training. ``net=None`` scores
+    R'_ab alone."""
     grayvgg = grayvgg_small() if grayvgg is None else grayvgg
     was_training = net.training if net is not None else False
     if net is not None:
         net.eval()
-    target, reference = scenes.sample_pairs(heldout_seed(seed), n, size)
+    target, reference = scenes.sample_pairs(heldout_seed(seed), n, size, usual, related)
     total = 0.0
     for i in range(0, n, batch_size):
         b = pair_batch(grayvgg, target[i:i + batch_size], reference[i:i + batch_size])
@@ -166,6 +167,8 @@ class Config:
     alpha: float = PERCEPTUAL_ALPHA
     grayvgg: str = GrayVGGWeights.SMALL_SYNTHETIC.value.name  # a registry name or a checkpoint file
     eval_n: int = 200
+    usual: float | None = None  # the world's palette prior (scenes.sample_pairs); None: uniform palettes
+    related: float = 1.0  # share of pairs whose reference shows every class of the target
 
     def check(self) -> Config:
         if self.mode not in MODES:
@@ -174,6 +177,8 @@ class Config:
             raise ValueError(f"steps, batch_size and pool must be >= 1, "
                              f"got {self.steps}, {self.batch_size}, {self.pool}")
         train_data_seed(self.seed, self.steps - 1)  # validates seed and step ranges
+        if not 0.0 <= self.related <= 1.0 or (self.usual is not None and not 0.0 <= self.usual < 1.0):
+            raise ValueError(f"usual must be in [0, 1) and related in [0, 1], got {self.usual}, {self.related}")
         self.residual = bool(self.residual) and self.mode != "l1_auto"
         self.grayvgg = os.fspath(self.grayvgg)
         return self
@@ -220,7 +225,8 @@ def batch_at(cfg: Config, parts: Parts, step: int) -> PairBatch:
     if k in parts.cache:
         return parts.cache[k]
     shard = slice(parts.rank * cfg.batch_size // parts.world, (parts.rank + 1) * cfg.batch_size // parts.world)
-    target, reference = scenes.sample_pairs(train_data_seed(cfg.seed, k), cfg.batch_size, cfg.size)
+    target, reference = scenes.sample_pairs(train_data_seed(cfg.seed, k), cfg.batch_size, cfg.size, cfg.usual,
+                                            cfg.related)
     target, reference = to_device((target[shard], reference[shard]), device_of(parts.net))
     if cfg.mode == "l1_auto":  # no reference: no matching needed
         b = PairBatch(target.L, None, None, None, target.ab, None)
@@ -269,20 +275,25 @@ def finish(cfg: Config, parts: Parts, history: list, rank: int) -> tuple[dict | 
     if cfg.mode == "full":
         metrics.update(perceptual_layer=cfg.perceptual_layer, alpha=cfg.alpha)
     if cfg.eval_n:
-        metrics["heldout_delta_e2000"] = round(
-            evaluate_colornet(net, cfg.eval_n, cfg.seed, cfg.size, grayvgg=parts.grayvgg), 4)
+        world = {"grayvgg": parts.grayvgg, "usual": cfg.usual, "related": cfg.related}
+        metrics["heldout_delta_e2000"] = round(evaluate_colornet(net, cfg.eval_n, cfg.seed, cfg.size, **world), 4)
         metrics["heldout_delta_e2000_warped_reference"] = round(
-            evaluate_colornet(None, cfg.eval_n, cfg.seed, cfg.size, grayvgg=parts.grayvgg), 4)
-        metrics["heldout_pairs"] = f"sample_pairs({heldout_seed(cfg.seed)}, {cfg.eval_n}, {cfg.size})"
+            evaluate_colornet(None, cfg.eval_n, cfg.seed, cfg.size, **world), 4)
+        metrics["heldout_pairs"] = f"sample_pairs({heldout_seed(cfg.seed)}, {cfg.eval_n}, {cfg.size}{_world(cfg)})"
     features = None if cfg.mode == "l1_auto" else parts.grayvgg.extractor
     return checkpoint_dict(net, **metrics, features=features), metrics
+
+
+def _world(cfg: Config) -> str:
+    """The world variant's arguments of sample_pairs, as written in the provenance ("" for the default)."""
+    return "" if cfg.usual is None and cfg.related == 1.0 else f", usual={cfg.usual}, related={cfg.related}"
 
 
 def data(cfg: Config) -> str:
     what = "target scenes" if cfg.mode == "l1_auto" else "(target, reference) pairs"
     pool = f", {cfg.pool} distinct batches reused" if cfg.pool else ""
     return (f"synthetic {what}: batch k = scenes.sample_pairs(train_data_seed({cfg.seed}, k), {cfg.batch_size}, "
-            f"{cfg.size}){pool}; held-out pairs from heldout_seed({cfg.seed})")
+            f"{cfg.size}{_world(cfg)}){pool}; held-out pairs from heldout_seed({cfg.seed})")
 
 
 TRAINER = loop.Trainer("colornet", build, step, finish, data)

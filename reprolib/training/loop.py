@@ -13,7 +13,8 @@ batch ``i`` (a deterministic function of the seed and ``i``) and returns the num
   once); an interruption from inside a step keeps the last saved state (a half-done update is never saved);
 * **progress** with tqdm; **DDP**: only rank 0 shows progress and writes files, every rank resumes;
 * **provenance**: the final checkpoint is written atomically and deterministically, the state file removed,
-  and ``<out>.json`` written by :func:`reprolib.core.weights.write_provenance` (the same keys for every model).
+  and ``<out>.json`` written by :func:`reprolib.core.weights.write_provenance` (the same keys for every model),
+  with the run's losses averaged over windows of steps (:func:`loss_log`), for the notebooks' loss curves.
 """
 from __future__ import annotations
 
@@ -194,6 +195,24 @@ def run_steps(name: str, config: dict, steps: int, stateful: Mapping[str, Statef
     return Result(start, history, time.perf_counter() - t0)
 
 
+def loss_log(history: list, points: int = 200) -> dict:
+    """Every number a run logged, averaged over windows of ``every`` consecutive steps (at most ``points``
+    windows): {"every", "steps", "series": {name: [[first step of the window, mean], ...]}}. A trainer that
+    alternates branches logs "loss.<branch>" (the mean over that branch's steps of the window)."""
+    every = max(1, math.ceil(len(history) / points))
+    series: dict[str, list] = {}
+    for start in range(0, len(history), every):
+        values: dict[str, list] = {}
+        for logged in history[start:start + every]:
+            for key, value in logged.items():
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    name = f"{key}.{logged['branch']}" if "branch" in logged else key
+                    values.setdefault(name, []).append(float(value))
+        for name, v in values.items():
+            series.setdefault(name, []).append([start, round(sum(v) / len(v), 5)])
+    return {"every": every, "steps": len(history), "series": series}
+
+
 def default_command(trainer: Trainer, cfg: Any, out: str | os.PathLike) -> str:
     """The Python call that repeats a run, for the provenance of runs not started from the command line."""
     settings = ", ".join(f"{k}={v!r}" for k, v in asdict(cfg).items())
@@ -241,5 +260,5 @@ def fit(trainer: Trainer, cfg: Any, out: str | os.PathLike, *, command: str | No
     seconds = round(result.seconds, 1)
     write_provenance(out, command=command or default_command(trainer, cfg, out), seed=getattr(cfg, "seed", None),
                      config=config, data=trainer.data(cfg), metrics=metrics, fmt=checkpoint.get("format"),
-                     features=features, seconds=seconds, notes=notes)
+                     features=features, seconds=seconds, notes=notes, log=loss_log(result.history))
     return {**metrics, "seconds": seconds, "resumed_from": result.start, "sha256": sha256_file(out)}

@@ -65,10 +65,19 @@ L_SPAN = torch.tensor([hi - lo for lo, hi in L_RANGES])
 _NUM_TREES = 3
 
 
-def draw_palette(g: torch.Generator, n: int) -> Tensor:
-    """(n, C) int64 palette indices drawn from ``g``, uniform and independent per class and scene."""
+def draw_palette(g: torch.Generator, n: int, usual: float | None = None) -> Tensor:
+    """(n, C) int64 palette indices drawn from ``g``, independent per class and scene: uniform, or with
+    ``usual``, palette 0 (the class's usual colour: blue sky, green grass ...) with probability ``usual`` and
+    the others uniformly, so that colour is partly predictable from the class. One uniform draw per class
+    either way: ``usual`` changes which palette a draw picks, never the random stream."""
     u = torch.rand(n, len(CLASSES), generator=g)
-    return (u * torch.tensor(NUM_PALETTES, dtype=torch.float32)).long().clamp_max(torch.tensor(NUM_PALETTES) - 1)
+    count = torch.tensor(NUM_PALETTES, dtype=torch.float32)
+    if usual is not None:
+        if not 0.0 <= usual < 1.0:
+            raise ValueError(f"usual must be a probability in [0, 1), got {usual}")
+        others = ((u - usual) / (1.0 - usual) * (count - 1)).floor() + 1
+        return torch.where(u < usual, torch.zeros_like(u), others).long().clamp_max(count.long() - 1)
+    return (u * count).long().clamp_max(torch.tensor(NUM_PALETTES) - 1)
 
 
 def class_presence(labels: Tensor) -> Tensor:

@@ -74,12 +74,14 @@ def _lut() -> tuple[Tensor, Tensor]:
     return L.reshape(-1).contiguous(), lab_to_rgb(lab)[:, 0].contiguous()
 
 
-def draw_parameters(g: torch.Generator, n: int, require: Tensor | None = None) -> SimpleNamespace:
+def draw_parameters(g: torch.Generator, n: int, require: Tensor | None = None,
+                    usual: float | None = None) -> SimpleNamespace:
     """All random parameters of n scenes, drawn from g in a fixed order: (n, 1, 1) tensors per scene
     (or (n, k, 1, 1) for k objects, (n, rows, cols) for noise grids), and the (n, C) palette.
 
-    require: optional (n, C) bool forcing optional classes to be present. The number and shapes of the
-    draws depend on neither require nor the image size.
+    require: optional (n, C) bool forcing optional classes to be present; usual: the palette prior of
+    :func:`.classes.draw_palette`. The number and shapes of the draws depend on neither of them nor on the
+    image size.
     """
     C = len(CLASSES)
     forced = torch.zeros(n, C, 1, 1, dtype=torch.bool) if require is None else require.view(n, C, 1, 1).bool()
@@ -139,7 +141,7 @@ def draw_parameters(g: torch.Generator, n: int, require: Tensor | None = None) -
     brick_value = 0.1 + 0.5 * torch.rand(n, 20 * 12, generator=g)
     shingles = uniform(8.0, 12.0)
     shingle_phase = rand()
-    palette = draw_palette(g, n)
+    palette = draw_palette(g, n, usual)
     drawn = {k: v for k, v in locals().items() if isinstance(v, Tensor) and k not in ("require", "forced")}
     return SimpleNamespace(**drawn)
 
@@ -242,12 +244,12 @@ def rasterise(p: SimpleNamespace, size: int, L_out: Tensor, labels_out: Tensor, 
         rgb_out[:, c].copy_(rgb_lut[c].index_select(0, index).view(n, size, size))
 
 
-def sample_layouts(g: torch.Generator, n: int, size: int,
-                   require: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def sample_layouts(g: torch.Generator, n: int, size: int, require: Tensor | None = None,
+                   usual: float | None = None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Draw the parameters of n scenes from g, then rasterise them in chunks that stay in the CPU cache
     (chunking changes neither the result nor the random stream). Returns (L, labels, palette, rgb) as in
     :class:`reprolib.world.scenes.Scene`."""
-    p = draw_parameters(g, n, require)
+    p = draw_parameters(g, n, require, usual)
     L = torch.empty(n, 1, size, size)
     labels = torch.empty(n, size, size, dtype=torch.long)
     rgb = torch.empty(n, 3, size, size)

@@ -14,7 +14,10 @@ this reference says". Neither is possible on a laptop CPU, so this module draws 
   so nothing is clipped and the rendered RGB keeps that L*. Palettes of a class are at least 20 CIEDE2000
   apart and are chosen independently and uniformly per scene, so **colour cannot be predicted from
   luminance**: a reference-free colorizer trained with L1 must average them and turn gray (study note,
-  point 1), while an exemplar whose classes match tells the answer (point 3).
+  point 1), while an exemplar whose classes match tells the answer (point 3). A variant (``usual=q``)
+  draws each class's first palette, its usual colour, with probability q: colour is then partly
+  predictable from the class, as in photographs, and there is a plausible answer where the reference
+  has no such class (DEC's robustness claim, :mod:`reprolib.studies.robustness`).
 * **Layout + palette = scene**. ``render(L, labels, palette)`` colours any layout with any palette choice;
   the ground truth of exemplar colorization is ``recolor(target, reference.palette)``, i.e. the target's
   layout rendered with the reference's palettes. Label maps also measure matching accuracy: does
@@ -67,6 +70,7 @@ __all__ = ["CAR", "CLASSES", "GRASS", "HILL", "L_RANGES", "NUM_PALETTES", "PALET
            "scenes_per_second"]
 
 _MIX, _REFERENCE_STREAM = 6364136223846793005, 1442695040888963407  # reference seed stream of sample_pairs
+_RELATED_STREAM = 7046029254386353131  # which pairs of sample_pairs(related < 1) keep the target's classes
 
 
 @dataclass(repr=False)
@@ -205,12 +209,13 @@ def random_palette(seed: int, n: int) -> Tensor:
 
 
 # ----------------------------------------------------------------------------------------------- API
-def sample_scenes(seed: int, n: int, size: int = 64) -> Scene:
-    """n random scenes of size x size pixels, bit-identical for the same seed (own torch.Generator)."""
+def sample_scenes(seed: int, n: int, size: int = 64, usual: float | None = None) -> Scene:
+    """n random scenes of size x size pixels, bit-identical for the same seed (own torch.Generator);
+    ``usual``: the palette prior of :func:`.classes.draw_palette` (None: uniform palettes)."""
     checks.seed(seed)
     checks.count(n, "n", 1)
     checks.count(size, "size", 16)
-    return Scene(*sample_layouts(torch.Generator().manual_seed(seed), n, size))
+    return Scene(*sample_layouts(torch.Generator().manual_seed(seed), n, size, usual=usual))
 
 
 def sample_scene(seed: int, size: int = 64) -> Scene:
@@ -218,17 +223,27 @@ def sample_scene(seed: int, size: int = 64) -> Scene:
     return sample_scenes(seed, 1, size)
 
 
-def sample_pairs(seed: int, n: int, size: int = 64) -> tuple[Scene, Scene]:
+def sample_pairs(seed: int, n: int, size: int = 64, usual: float | None = None,
+                 related: float = 1.0) -> tuple[Scene, Scene]:
     """(target, reference) pairs for exemplar colorization.
 
-    target = sample_scenes(seed, n, size). Each reference is another layout from its own seed stream that
-    contains every class present in its target (plus maybe others; a class can rarely end up hidden behind
-    a nearer object), with palettes drawn independently of the target's. The ground truth of colorizing
-    target i with reference i is ground_truth(target, reference).
+    target = sample_scenes(seed, n, size, usual). Each reference is another layout from its own seed stream
+    that contains every class present in its target (plus maybe others; a class can rarely end up hidden
+    behind a nearer object), with palettes drawn independently of the target's (from the same prior
+    ``usual``). With ``related`` < 1 only that share of the pairs (drawn from a third stream) keeps the
+    target's classes; the other references are free layouts that may lack some of them. The ground truth
+    of colorizing target i with reference i is ground_truth(target, reference); where the reference lacks
+    a class, that is the reference's unseen palette of it: a draw from the prior, independent of the inputs.
     """
-    target = sample_scenes(seed, n, size)
+    if not 0.0 <= related <= 1.0:
+        raise ValueError(f"related must be a share in [0, 1], got {related}")
+    target = sample_scenes(seed, n, size, usual)
     g = torch.Generator().manual_seed((seed * _MIX + _REFERENCE_STREAM) % 2**63)
-    reference = Scene(*sample_layouts(g, n, size, require=class_presence(target.labels)))
+    require = class_presence(target.labels)
+    if related < 1.0:
+        keep = torch.rand(n, generator=torch.Generator().manual_seed((seed * _MIX + _RELATED_STREAM) % 2**63))
+        require &= (keep < related).unsqueeze(1)
+    reference = Scene(*sample_layouts(g, n, size, require=require, usual=usual))
     return target, reference
 
 

@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from reprolib.colorization import matching
 from reprolib.colorization.extractors import grayvgg_small
 from reprolib.core.seeds import heldout_seed
-from reprolib.studies import lab_plots, plots
+from reprolib.studies import curves, lab_plots, plots
 from reprolib.world import scenes
 
 LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -54,6 +54,7 @@ def calls(tiny):
         "similarity_figure": (m.sims[0], LAYERS),
         "field_figure": (m.phi_TR[0], reference.rgb[0]),
         "photo_gallery": ([(target.lab[:1], reference.lab[:1], m.R_ab_warped[:1], m.R_ab_warped[:1])], ["pair"]),
+        "loss_curves": ({"run": {"every": 2, "series": {"loss.a": [[0, 2.0], [2, 1.0]], "loss.b": [[0, 3.0]]}}},),
         "scaling_plot": ({f"photo/{k}/{n}x{n}": {"extractor": "photo", "method": k, "megapixels": n * n / 1e6,
                                                  "colorize_s": n / 100, "features_s": n / 300}
                           for k in ("exact", "patchmatch") for n in (256, 512)} | {"x": {"skipped": "over budget"}},),
@@ -61,7 +62,7 @@ def calls(tiny):
 
 
 def test_every_figure_function_draws(tiny):
-    modules = {name: module for module in (plots, lab_plots)
+    modules = {name: module for module in (plots, lab_plots, curves)
                for name, f in inspect.getmembers(module, inspect.isfunction)
                if f.__module__ == module.__name__ and not name.startswith("_")}
     todo = calls(tiny)
