@@ -92,7 +92,7 @@ class ColorNetWeights(WeightsEnum):
         source="automatic baseline: T_L only, plain L1, 800 steps on synthetic 64 x 64 scenes")
     USUAL_FULL = Weights(
         name="colornet_usual_full", kind="ColorNet", file="colornet_usual_full.pt", format=FORMAT, seed=0,
-        sha256="PENDING_FULL",
+        sha256="9474095c445bff0652a9438be9e79794919de0cecb2752de9ddcdcc81c9db093",
         licence="MIT (trained by this project)",
         command=_COMMAND.format(file="colornet_usual_full.pt", mode="full", steps=800,
                                 pool=" --pool 96 --usual 0.7 --related 0.5"),
@@ -100,7 +100,7 @@ class ColorNetWeights(WeightsEnum):
         source="both branches, 800 steps on the usual-colour world (usual 0.7, related 0.5), for studies.robustness")
     USUAL_CHROMINANCE_ONLY = Weights(
         name="colornet_usual_chrominance_only", kind="ColorNet", file="colornet_usual_chrominance_only.pt",
-        format=FORMAT, seed=0, sha256="PENDING_CHROMINANCE",
+        format=FORMAT, seed=0, sha256="b0618e33769a420c6278eacacaddd438d2e74b765e0d6c0a09b9e36b41ce3851",
         licence="MIT (trained by this project)",
         command=_COMMAND.format(file="colornet_usual_chrominance_only.pt", mode="chrominance_only", steps=800,
                                 pool=" --pool 96 --usual 0.7 --related 0.5"),

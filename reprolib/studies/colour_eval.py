@@ -44,7 +44,7 @@ from ..core.jobs import Job, run_jobs
 from ..core.seeds import heldout_seed
 from ..training.colour_classifier import ColourClassifier, classifier_accuracy, classifier_chance, load_classifier
 from ..world import scenes
-from . import matchbench, plots, report, trust
+from . import matchbench, plots, report, robustness, trust
 from .image_metrics import colorfulness, mean_delta_e2000, psnr
 from .report import Step
 
@@ -138,9 +138,11 @@ def evaluate_rows(n_pairs: int = 200, seed: int = 0, quick: bool = False, size: 
 
 
 def jobs(quick: bool) -> dict[str, Job]:
-    """Every row on the held-out pairs, and the ablation of the full net's similarity maps (:mod:`.trust`)."""
+    """Every row on the held-out pairs, the ablation of the full net's similarity maps (:mod:`.trust`) and
+    the good / partial / unrelated references of the usual-colour world (:mod:`.robustness`)."""
     return {"rows": Job(evaluate_rows, dict(n_pairs=200, quick=quick), cost=30),
-            "trust": Job(trust.trust_rows, dict(n=QUICK_PAIRS if quick else 200), cost=20)}
+            "trust": Job(trust.trust_rows, dict(n=QUICK_PAIRS if quick else 200), cost=20),
+            "robustness": Job(robustness.robustness_rows, dict(n=QUICK_PAIRS if quick else 200), cost=40)}
 
 
 def run(out: OutputDir, quick: bool, step: Step, done: dict | None = None) -> tuple[dict, str]:
@@ -148,14 +150,14 @@ def run(out: OutputDir, quick: bool, step: Step, done: dict | None = None) -> tu
     the end-to-end speed of ``colorize`` on a 256 x 256 photo pair (``done``: the results of :func:`jobs`,
     when ``reproduce`` ran them; the speed is measured here)."""
     done = run_jobs(jobs(quick), 1, step)[0] if done is None else done
-    res, trusted = done["rows"], done["trust"]
+    res, trusted, robust = done["rows"], done["trust"], done["robustness"]
     step("colorization: figure")
     target, reference = scenes.sample_pairs(heldout_seed(0), 3)
     nets, _ = shipped_colornets()
     labs = colorize_rows(target, reference, grayvgg_small(), nets)
     out.save_figure("figures/colorization_rows.png", plots.rows_figure(target, reference, labs))
     results = {"rows": res["rows"], "n_pairs": res["n_pairs"], "classifier_chance": res["classifier_chance"],
-               "missing_rows": res["missing_rows"], "trust": trusted}
+               "missing_rows": res["missing_rows"], "trust": trusted, "robustness": robust}
 
     def fmt(v: float | None, digits: int) -> str:
         return "inf (None)" if v is None else f"{v:.{digits}f}"
@@ -184,6 +186,13 @@ Does the full net learn when to trust the reference? The same pairs with its 10 
 another class), CIEDE2000 over all / matched / mismatched pixels:
 
 {trust_table}
+
+Is it robust to the reference? (`studies.robustness`, {robust['pairs']}: each class wears its usual colour
+with probability {robust['usual']}; nets trained on that world.) CIEDE2000 where the reference shows the
+pixel's class (against the ground truth) and where it does not (against the target's own colours, the
+class's usual colour, and the nearest colour the class can wear):
+
+{robustness.report_table(robust)}
 """
     step("colorization: seconds for a 256 x 256 photo, end to end")
     results["seconds_colorize_256"] = matchbench.time_colorize(256, repeats=1 if quick else 3)

@@ -10,22 +10,42 @@ from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 
-def loss_curves(logs: Mapping[str, Mapping], series: Sequence[str] | None = None, log_y: bool = True) -> Figure:
-    """One panel per run: each logged series (or only ``series``) against the step, window means."""
-    fig, axes = plt.subplots(1, len(logs), figsize=(3.6 * len(logs), 2.8), constrained_layout=True, squeeze=False)
-    for ax, (name, log) in zip(axes[0], logs.items()):
+def _running_mean(values: Sequence[float], k: int) -> list[float]:
+    """Mean of each value with its neighbours, k in all (fewer at the ends)."""
+    half = k // 2
+    return [sum(values[max(0, i - half):i + half + 1]) / len(values[max(0, i - half):i + half + 1])
+            for i in range(len(values))]
+
+
+def loss_curves(logs: Mapping[str, Mapping], series: Sequence[str] | None = None, log_y: bool = True,
+                columns: int = 3, smooth: int = 9) -> Figure:
+    """One panel per run (``columns`` per row): each logged series (or only ``series``) against the step, its
+    window means faint and their running mean over ``smooth`` windows solid."""
+    cols = min(columns, len(logs))
+    rows = -(-len(logs) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.8 * rows), constrained_layout=True, squeeze=False)
+    for ax in axes.flat[len(logs):]:
+        ax.set_axis_off()
+    for ax, (name, log) in zip(axes.flat, logs.items()):
         for key, points in log["series"].items():
             if series is not None and key not in series:
                 continue
             steps, values = zip(*points)
-            ax.plot(steps, values, label=key, linewidth=1.2)
+            line, = ax.plot(steps, values, linewidth=0.8, alpha=0.35)
+            ax.plot(steps, _running_mean(values, smooth), color=line.get_color(), linewidth=1.4,
+                    label=f"{key} (running mean of {smooth})" if smooth > 1 else key)
         ax.set_title(name, fontsize=9)
         ax.set_xlabel(f"step (means over {log['every']} steps)", fontsize=8)
         ax.set_ylabel("loss", fontsize=8)
         if log_y:
             ax.set_yscale("log")
+            ax.yaxis.set_major_formatter(ScalarFormatter())
+            low, high = ax.get_ylim()  # label the minor ticks only where the axis spans less than a decade
+            ax.yaxis.set_minor_formatter(ScalarFormatter() if high < 10 * low else NullFormatter())
+            ax.tick_params(axis="y", which="both", labelsize=7)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     return fig

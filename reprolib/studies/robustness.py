@@ -23,7 +23,9 @@ measures, on held-out targets ``sample_pairs(heldout_seed(seed), n, size, usual=
 * rows: R'_ab alone, and the two nets trained on this world with ``related=0.5`` (half the training
   references lack some classes): ``chrominance_only`` and ``full`` (both branches; the perceptual branch's
   truth where the reference lacks a class is the reference's unseen palette, a draw from the prior, as the
-  paper's truth there is the photo's own colour).
+  paper's truth there is the photo's own colour); ``prior_oracle``, R'_ab where the reference shows the
+  class and the usual colour where it does not (it reads the label maps: a bound for a net that learned the
+  prior, not a method).
 """
 from __future__ import annotations
 
@@ -38,10 +40,11 @@ from ..core.photos import list_photos, load_photo, resize_short_side
 from ..core.seeds import heldout_seed
 from ..world import scenes
 from ..world.classes import NUM_PALETTES, PALETTE_TABLE, class_presence
+from . import report
 
 USUAL = 0.7  # the world variant's chance of a class's usual colour (the shipped usual-world nets' --usual)
 REFERENCES = ("good", "partial", "unrelated")
-ROWS = ("warped_reference", "chrominance_only", "full")
+ROWS = ("warped_reference", "chrominance_only", "full", "prior_oracle")
 SCORES = ("shown", "unshown_own", "unshown_usual", "unshown_any")
 NETS = {"chrominance_only": ColorNetWeights.USUAL_CHROMINANCE_ONLY, "full": ColorNetWeights.USUAL_FULL}
 
@@ -115,8 +118,12 @@ def robustness_rows(n: int = 200, seed: int = 0, size: int = 64, batch_size: int
             pixels["unshown"] += int((~shown).sum())
             m = matching.match(grayvgg, T.L, R_L, R_ab)
             for row in ROWS:
-                P_ab = m.R_ab_warped if row == "warped_reference" else \
-                    predict_ab(nets[row], colornet_input(T.L, m.R_ab_warped, m.sims)).to(T.L)
+                if row in nets:
+                    P_ab = predict_ab(nets[row], colornet_input(T.L, m.R_ab_warped, m.sims)).to(T.L)
+                elif row == "prior_oracle":
+                    P_ab = torch.where(shown[:, None], m.R_ab_warped, usual_ab(T.labels))
+                else:
+                    P_ab = m.R_ab_warped
                 for score, value in _scores(T, P_ab, shown, G_lab).items():
                     sums[row][score] += value
         count = {score: pixels["shown" if score == "shown" else "unshown"] for score in SCORES}
@@ -125,3 +132,13 @@ def robustness_rows(n: int = 200, seed: int = 0, size: int = 64, batch_size: int
         shares[kind] = pixels["unshown"] / (pixels["shown"] + pixels["unshown"])
     return {"rows": out, "unshown_share": shares, "n_pairs": n, "usual": USUAL,
             "pairs": f"sample_pairs(heldout_seed({seed}), {n}, {size}, usual={USUAL})"}
+
+
+def report_table(result: dict) -> str:
+    """The rows of :func:`robustness_rows` as a markdown table, with each reference's share of unshown pixels."""
+    def cell(v: float | None) -> str:
+        return "-" if v is None else f"{v:.2f}"
+
+    return report.table(("reference (unshown pixels)", "row", *SCORES),
+                        [(f"{kind} ({result['unshown_share'][kind]:.1%})", row, *(cell(r[s]) for s in SCORES))
+                         for kind, rows in result["rows"].items() for row, r in rows.items()])

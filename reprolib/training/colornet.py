@@ -22,6 +22,10 @@ R'_ab, and ``colornet.colornet_input`` the 13-channel input. Three modes (``--mo
 * ``l1_auto`` -- the automatic baseline of the study note: ``ColorNet(in_channels=1)`` sees T_L only and
   is trained with L1 to the target's true T_ab.
 
+World variant (``--usual q --related r``, for :mod:`reprolib.studies.robustness`): palettes drawn with a
+prior (each class's usual colour with probability q) and only a share r of references showing every class of
+their target (``scenes.sample_pairs``); the held-out pairs of ``finish`` come from the same variant.
+
 Reproducibility (as every trainer of :mod:`.loop`): data batch k is ``sample_pairs(train_data_seed(seed, k), B, size)``
 (optionally only ``pool`` distinct batches, k mod pool, computed once and kept in memory); the model is
 initialised from ``torch.manual_seed(seed)``; nothing else is random; resumed runs end bit-identical.

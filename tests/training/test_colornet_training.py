@@ -95,3 +95,17 @@ def test_bad_settings():
         ct.train("x.pt", steps=1, mode="auto")
     with pytest.raises(ValueError, match=">= 1"):
         ct.train("x.pt", steps=0)
+    with pytest.raises(ValueError, match="usual"):
+        ct.train("x.pt", steps=1, usual=1.0)
+    with pytest.raises(ValueError, match="related"):
+        ct.train("x.pt", steps=1, related=-0.1)
+
+
+def test_the_usual_colour_world_trains_and_is_recorded(tmp_path):
+    out = tmp_path / "usual.pt"
+    metrics = ct.train(out, steps=2, mode="chrominance_only", batch_size=2, size=32, eval_n=2, usual=0.7,
+                       related=0.5, progress=False)
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["config"]["usual"] == 0.7 and record["config"]["related"] == 0.5
+    assert "usual=0.7, related=0.5" in record["data"] and "usual=0.7, related=0.5" in metrics["heldout_pairs"]
+    assert record["log"]["steps"] == 2 and "loss.chrominance" in record["log"]["series"]

@@ -67,6 +67,19 @@ def test_ctrl_c_then_resume_is_bit_identical(name, tmp_path, monkeypatch):
     record = json.loads(out.with_suffix(".json").read_text())
     assert record["sha256"] == resumed["sha256"] and record["seed"] == settings.get("seed", 0)
     assert record["config"]["steps"] == settings["steps"] and record["command"].startswith(f"reprolib.training.{name}")
+    # the log survives the interruption: the resumed run's curve is the straight run's
+    assert record["log"] == json.loads((tmp_path / "straight.json").read_text())["log"]
+    assert record["log"]["steps"] == settings["steps"] and record["log"]["series"]
+
+
+def test_the_loss_log_averages_windows_and_names_branches():
+    history = [{"branch": "a" if i % 2 == 0 else "b", "loss": float(i), "note": "x", "flag": True}
+               for i in range(10)]
+    log = loop.loss_log(history, points=3)
+    assert log["every"] == 4 and log["steps"] == 10
+    assert log["series"] == {"loss.a": [[0, 1.0], [4, 5.0], [8, 8.0]], "loss.b": [[0, 2.0], [4, 6.0], [8, 9.0]]}
+    plain = loop.loss_log([{"loss": 1.0, "acc": 0.5}, {"loss": 3.0, "acc": 1}])
+    assert plain == {"every": 1, "steps": 2, "series": {"loss": [[0, 1.0], [1, 3.0]], "acc": [[0, 0.5], [1, 1.0]]}}
 
 
 class Counter:

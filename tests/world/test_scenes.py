@@ -279,6 +279,33 @@ def test_pairs_share_classes_and_have_independent_palettes():
     assert torch.equal(again.rgb, reference.rgb)
 
 
+def test_the_usual_colour_variant_changes_palettes_only():
+    plain, usual = S.sample_scenes(9, 2000, 16), S.sample_scenes(9, 2000, 16, usual=0.7)
+    assert torch.equal(plain.L, usual.L) and torch.equal(plain.labels, usual.labels)
+    first = (usual.palette == 0).float().mean(0)
+    assert (first - 0.7).abs().max() < 0.04, first  # the usual colour, for every class
+    for c in range(C):  # the other palettes share the rest evenly
+        for p in range(1, S.NUM_PALETTES[c]):
+            share = (usual.palette[:, c] == p).float().mean().item()
+            assert abs(share - 0.3 / (S.NUM_PALETTES[c] - 1)) < 0.04, (c, p, share)
+    assert torch.equal(S.sample_scenes(9, 50, 16, usual=None).rgb, S.sample_scenes(9, 50, 16).rgb)
+
+
+def test_related_pairs_keep_the_targets_classes_and_free_ones_may_not():
+    target, kept = S.sample_pairs(4, 300, 32, usual=0.7, related=1.0)
+    _, free = S.sample_pairs(4, 300, 32, usual=0.7, related=0.0)
+    _, half = S.sample_pairs(4, 300, 32, usual=0.7, related=0.5)
+    in_target = S.class_presence(target.labels)
+
+    def lacking(reference):
+        return (in_target & ~S.class_presence(reference.labels)).any(1).float().mean().item()
+
+    assert torch.equal(target.rgb, S.sample_pairs(4, 300, 32, usual=0.7, related=0.0)[0].rgb)
+    assert lacking(kept) < 0.05 < 0.25 < lacking(free)  # "rarely hidden behind a nearer object" only
+    assert lacking(kept) < lacking(half) < lacking(free)
+    assert torch.equal(S.sample_pairs(4, 20, 32)[1].rgb, S.sample_pairs(4, 20, 32, related=1.0)[1].rgb)
+
+
 def test_scenes_per_second_runs_and_restores_threads():
     before = torch.get_num_threads()
     assert S.scenes_per_second(size=32, n=16, repeats=1, threads=2) > 0
@@ -294,6 +321,8 @@ def test_scenes_per_second_runs_and_restores_threads():
         (lambda: S.sample_scenes("0", 2), "seed"),
         (lambda: S.sample_scenes(-1, 2), "seed"),
         (lambda: S.sample_pairs(0, 0), "n"),
+        (lambda: S.sample_pairs(0, 2, related=1.5), "related"),
+        (lambda: S.sample_scenes(0, 2, usual=1.0), "usual"),
         (lambda: S.random_palette(0, 0), "n"),
         (lambda: S.scenes_per_second(size=8), "size"),
         (lambda: S.scenes_per_second(n=2, threads=0), "threads"),
