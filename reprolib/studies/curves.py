@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullFormatter, ScalarFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 
 def _running_mean(values: Sequence[float], k: int) -> list[float]:
@@ -31,9 +31,9 @@ def loss_curves(logs: Mapping[str, Mapping], series: Sequence[str] | None = None
         ax.set_axis_off()
     for ax, (name, log) in zip(axes.flat, logs.items()):
         for key, points in log["series"].items():
-            if series is not None and key not in series:
-                continue
             steps, values = zip(*points)
+            if (series is not None and key not in series) or not any(values):  # all zero: a term this run lacks
+                continue
             line, = ax.plot(steps, values, linewidth=0.8, alpha=0.35)
             ax.plot(steps, _running_mean(values, smooth), color=line.get_color(), linewidth=1.4,
                     label=f"{key} (running mean of {smooth})" if smooth > 1 else key)
@@ -42,9 +42,9 @@ def loss_curves(logs: Mapping[str, Mapping], series: Sequence[str] | None = None
         ax.set_ylabel("loss", fontsize=8)
         if log_y:
             ax.set_yscale("log")
-            ax.yaxis.set_major_formatter(ScalarFormatter())
-            low, high = ax.get_ylim()  # label the minor ticks only where the axis spans less than a decade
-            ax.yaxis.set_minor_formatter(ScalarFormatter() if high < 10 * low else NullFormatter())
+            ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 1.5, 2.0, 3.0, 5.0, 7.0)))  # labelled ticks
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
+            ax.yaxis.set_minor_formatter(NullFormatter())
             ax.tick_params(axis="y", which="both", labelsize=7)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)

@@ -1,9 +1,8 @@
 """Is exemplar colorization robust to the reference? DEC's claim, measured in the synthetic world.
 
-He et al. 2018 (Sec. 3.3, Figs. 9-10) train the colorization sub-net with two branches so that it copies the
-reference where it can (chrominance branch) and falls back on colours learned from data where the reference
-does not help (perceptual branch): a good, a partial and an unrelated reference should all give a plausible
-picture. In the default world that cannot be tested: palettes are drawn uniformly, so where the reference
+He et al. 2018 train the colorization sub-net with two branches so that it copies the reference where it
+can (the chrominance branch) and "predicts natural colours where the reference does not help" (the
+perceptual branch): a good, a partial and an unrelated reference should all give a plausible picture. In the default world that cannot be tested: palettes are drawn uniformly, so where the reference
 lacks a class nothing is plausible. This study uses the world variant ``usual=USUAL`` (``scenes.sample_pairs``):
 each class wears its usual colour (its first palette: blue sky, green grass ...) with probability 0.7, and
 measures, on held-out targets ``sample_pairs(heldout_seed(seed), n, size, usual=USUAL)``:
@@ -140,5 +139,5 @@ def report_table(result: dict) -> str:
         return "-" if v is None else f"{v:.2f}"
 
     return report.table(("reference (unshown pixels)", "row", *SCORES),
-                        [(f"{kind} ({result['unshown_share'][kind]:.1%})", row, *(cell(r[s]) for s in SCORES))
+                        [(f"{kind} ({result['unshown_share'][kind]:.2%})", row, *(cell(r[s]) for s in SCORES))
                          for kind, rows in result["rows"].items() for row, r in rows.items()])
