@@ -2,8 +2,9 @@
 
 He et al. 2018 train the colorization sub-net with two branches so that it copies the reference where it
 can (the chrominance branch) and "predicts natural colours where the reference does not help" (the
-perceptual branch): a good, a partial and an unrelated reference should all give a plausible picture. In the default world that cannot be tested: palettes are drawn uniformly, so where the reference
-lacks a class nothing is plausible. This study uses the world variant ``usual=USUAL`` (``scenes.sample_pairs``):
+perceptual branch): a good, a partial and an unrelated reference should all give a plausible picture.
+In the default world that cannot be tested: palettes are drawn uniformly, so where the reference lacks a
+class nothing is plausible. This study uses the world variant ``usual=USUAL`` (``scenes.sample_pairs``):
 each class wears its usual colour (its first palette: blue sky, green grass ...) with probability 0.7, and
 measures, on held-out targets ``sample_pairs(heldout_seed(seed), n, size, usual=USUAL)``:
 
