@@ -41,4 +41,9 @@ def test_the_rows_score_each_kind_of_reference():
             assert all(v is None or v >= 0 for v in scores.values())
             if scores["unshown_any"] is not None:  # the nearest palette is never farther than the usual one
                 assert scores["unshown_any"] <= scores["unshown_usual"] + 1e-6
+    for kind in ("good", "partial"):  # the oracle copies R'_ab where the class is shown, the usual colour elsewhere
+        oracle, copy = res["rows"][kind]["prior_oracle"], res["rows"][kind]["warped_reference"]
+        assert oracle["shown"] == copy["shown"]
+    assert res["rows"]["partial"]["prior_oracle"]["unshown_usual"] < 1e-3
+    assert res["rows"]["partial"]["warped_reference"]["unshown_usual"] > 5
     assert "| partial" in robustness.report_table(res)
