@@ -68,6 +68,17 @@ def _photo_net(name: str, features: str, maps: str, sha256: str, choice: str | N
         source=f"chrominance and real branches, 1200 steps on other-view pairs of the training photos, {maps}")
 
 
+def _usual_net(mode: str, sha256: str, branches: str) -> Weights:
+    """The entry of a ColorNet trained on the usual-colour world (``--usual 0.7 --related 0.5``), for
+    :mod:`reprolib.studies.robustness`."""
+    file = f"colornet_usual_{mode}.pt"
+    return Weights(
+        name=f"colornet_usual_{mode}", kind="ColorNet", file=file, format=FORMAT, seed=0, sha256=sha256,
+        licence="MIT (trained by this project)", features=SYNTHETIC_FEATURES,
+        command=_COMMAND.format(file=file, mode=mode, steps=800, pool=" --pool 96 --usual 0.7 --related 0.5"),
+        source=f"{branches}, 800 steps on the usual-colour world (usual 0.7, related 0.5), for studies.robustness")
+
+
 class ColorNetWeights(WeightsEnum):
     """The shipped colorization sub-nets (``python -m reprolib train colornet`` made them)."""
 
@@ -90,22 +101,11 @@ class ColorNetWeights(WeightsEnum):
         licence="MIT (trained by this project)",
         command=_COMMAND.format(file="colornet_l1_auto.pt", mode="l1_auto", steps=800, pool=""),
         source="automatic baseline: T_L only, plain L1, 800 steps on synthetic 64 x 64 scenes")
-    USUAL_FULL = Weights(
-        name="colornet_usual_full", kind="ColorNet", file="colornet_usual_full.pt", format=FORMAT, seed=0,
-        sha256="9474095c445bff0652a9438be9e79794919de0cecb2752de9ddcdcc81c9db093",
-        licence="MIT (trained by this project)",
-        command=_COMMAND.format(file="colornet_usual_full.pt", mode="full", steps=800,
-                                pool=" --pool 96 --usual 0.7 --related 0.5"),
-        features=SYNTHETIC_FEATURES,
-        source="both branches, 800 steps on the usual-colour world (usual 0.7, related 0.5), for studies.robustness")
-    USUAL_CHROMINANCE_ONLY = Weights(
-        name="colornet_usual_chrominance_only", kind="ColorNet", file="colornet_usual_chrominance_only.pt",
-        format=FORMAT, seed=0, sha256="b0618e33769a420c6278eacacaddd438d2e74b765e0d6c0a09b9e36b41ce3851",
-        licence="MIT (trained by this project)",
-        command=_COMMAND.format(file="colornet_usual_chrominance_only.pt", mode="chrominance_only", steps=800,
-                                pool=" --pool 96 --usual 0.7 --related 0.5"),
-        features=SYNTHETIC_FEATURES,
-        source="chrominance branch only, 800 steps on the usual-colour world (usual 0.7, related 0.5)")
+    USUAL_FULL = _usual_net("full", "9474095c445bff0652a9438be9e79794919de0cecb2752de9ddcdcc81c9db093",
+                            "both branches")
+    USUAL_CHROMINANCE_ONLY = _usual_net("chrominance_only",
+                                        "b0618e33769a420c6278eacacaddd438d2e74b765e0d6c0a09b9e36b41ce3851",
+                                        "chrominance branch only")
     PHOTO_VGG16 = _photo_net("vgg16", "vgg16_imagenet_caffe", "VGG-16's maps",
                              "236850da8ee50b9e3a88c80dc46498a752bb8971b4663eef47a376144c8e46f1")
     PHOTO_SMALL = _photo_net("small", "grayvgg_small_photo", "the distilled small gray-VGG's maps",

@@ -72,12 +72,13 @@ def draw_palette(g: torch.Generator, n: int, usual: float | None = None) -> Tens
     either way: ``usual`` changes which palette a draw picks, never the random stream."""
     u = torch.rand(n, len(CLASSES), generator=g)
     count = torch.tensor(NUM_PALETTES, dtype=torch.float32)
-    if usual is not None:
-        if not 0.0 <= usual < 1.0:
-            raise ValueError(f"usual must be a probability in [0, 1), got {usual}")
-        others = ((u - usual) / (1.0 - usual) * (count - 1)).floor() + 1
-        return torch.where(u < usual, torch.zeros_like(u), others).long().clamp_max(count.long() - 1)
-    return (u * count).long().clamp_max(torch.tensor(NUM_PALETTES) - 1)
+    if usual is None:
+        index = u * count
+    elif 0.0 <= usual < 1.0:
+        index = torch.where(u < usual, torch.zeros_like(u), ((u - usual) / (1.0 - usual) * (count - 1)).floor() + 1)
+    else:
+        raise ValueError(f"usual must be a probability in [0, 1), got {usual}")
+    return index.long().clamp_max(torch.tensor(NUM_PALETTES) - 1)
 
 
 def class_presence(labels: Tensor) -> Tensor:
