@@ -1,0 +1,91 @@
+"""Which training branches of the photo ColorNet pay, chosen on validation photos, never on the held-out ones.
+
+Trains the shipped recipe (``train colornet --images shipped``: width 1/8, 1200 steps, batch 8, 48 pairs per
+image) on the training photos less ``VALIDATION`` (two of them, set aside here), once per ``--branches``
+setting and seed, and prints mean CIEDE2000 on ``other_view_pairs(VALIDATION, --n-per)`` for the net and for
+R'_ab alone, raw and smoothed along T_L (median + guided). The held-out photos of the study are not read.
+Measures and prints markdown; asserts nothing. About 5 minutes per net at one thread (VGG-16: 8).
+Usage:
+    python benchmarks/ablate_photo_branches.py [--features photo] [--branches chrominance,real real] [--steps 1200]
+        [--seeds 0 1 2] [--out DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import torch
+
+from reprolib.colorization.colorize import colorize_matched, photo_match
+from reprolib.colorization.colornet import load_colornet
+from reprolib.colorization.extractors import load_extractor
+from reprolib.core import color
+from reprolib.core.photos import PHOTOS_DIR
+from reprolib.training import photo_colornet
+from reprolib.world.photo_views import other_view_pairs, train_photos
+
+VALIDATION = ("china.jpg", "picosdeeuropa_by_Aitzol_Berasategi.jpg")
+SMOOTHINGS = ("none", "median_guided")
+
+
+@torch.no_grad()
+def validate(net, extractor, n_per: int) -> dict[str, float]:
+    """Mean CIEDE2000 on the validation pairs: net and R'_ab alone (net None), each raw and smoothed."""
+    pairs = other_view_pairs(VALIDATION, n_per)
+    out = {f"{who}_{s}": 0.0 for who in ("net", "warped_reference") for s in SMOOTHINGS}
+    for i in range(len(pairs)):
+        T, R = pairs.T_lab[i:i + 1], pairs.R_lab[i:i + 1]
+        m = photo_match(extractor, T[:, :1], R)
+        for who, which in (("net", net), ("warped_reference", None)):
+            for s in SMOOTHINGS:
+                ab = colorize_matched(which, T[:, :1], m, s)
+                out[f"{who}_{s}"] += color.delta_e2000(torch.cat((T[:, :1], ab.to(T)), 1), T).mean().item() / len(pairs)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--features", default="photo", help="the gray-VGG whose maps the nets learn")
+    parser.add_argument("--branches", nargs="+", default=["chrominance,real", "real"],
+                        help="the settings compared, each a --branches of train colornet")
+    parser.add_argument("--n-per", type=int, default=8, help="validation pairs per photo (default: %(default)s)")
+    parser.add_argument("--steps", type=int, default=1200, help="training steps per net (default: %(default)s)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="one net per seed (default: %(default)s)")
+    parser.add_argument("--pairs-per-image", type=int, default=48,
+                        help="training pairs per photo (default: %(default)s)")
+    parser.add_argument("--out", default=None, help="keep the nets and a results.json here (default: a temp dir)")
+    args = parser.parse_args()
+    fit = [name for name in train_photos() if name not in VALIDATION]
+    extractor = load_extractor(args.features)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(args.out or tmp)
+        images = Path(tmp) / "images"
+        images.mkdir()
+        for name in fit:
+            (images / name).symlink_to(PHOTOS_DIR / name)
+        print(f"features {extractor.extractor}; trained on {len(fit)} photos; validation: {', '.join(VALIDATION)}, "
+              f"{args.n_per} pairs each\n")
+        print("| branches | seed | net raw | R'_ab raw | net smoothed | R'_ab smoothed |")
+        print("|---|---:|---:|---:|---:|---:|")
+        results = {}
+        for branches in args.branches:
+            for seed in args.seeds:
+                ckpt = out / f"colornet_{args.features}_{branches.replace(',', '+')}_seed{seed}.pt"
+                photo_colornet.train(ckpt, images=str(images), features=args.features,
+                                     branches=tuple(branches.split(",")), steps=args.steps, seed=seed,
+                                     pairs_per_image=args.pairs_per_image, eval_n=0, progress=False)
+                r = validate(load_colornet(ckpt), extractor, args.n_per)
+                results[f"{branches} seed {seed}"] = r
+                print(f"| {branches} | {seed} | {r['net_none']:.3f} | {r['warped_reference_none']:.3f} | "
+                      f"{r['net_median_guided']:.3f} | {r['warped_reference_median_guided']:.3f} |", flush=True)
+        if args.out:
+            (out / "results.json").write_text(json.dumps({"features": extractor.extractor, "validation": VALIDATION,
+                                                          "n_per": args.n_per, "steps": args.steps, "seeds": args.seeds,
+                                                          "rows": results},
+                                                         indent=1))
+
+
+if __name__ == "__main__":
+    main()
