@@ -327,9 +327,9 @@ def build_parser() -> argparse.ArgumentParser:
     cn.add_argument("--features", default="vgg16",
                     help="photographs: the gray-VGG whose maps the net learns, a --features choice of colorize "
                          "(default: %(default)s)")
-    cn.add_argument("--branches", default="chrominance,real",
+    cn.add_argument("--branches", default="real",
                     help="photographs: the branches cycled step by step, of chrominance, real, perceptual "
-                         "(default: %(default)s)")
+                         "(default: %(default)s, which measured as well as chrominance,real on validation photos)")
     cn.add_argument("--pairs-per-image", type=int, default=48,
                     help="photographs: pairs of two views drawn from each image (default: %(default)s)")
     cn.add_argument("--fresh-pairs", action="store_true",

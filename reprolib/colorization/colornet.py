@@ -63,9 +63,10 @@ def _photo_net(name: str, features: str, maps: str, sha256: str, choice: str | N
     return Weights(
         name=f"colornet_photo_{name}", kind="ColorNet", file=file, format=FORMAT, seed=0, sha256=sha256,
         licence="MIT (trained by this project)", features=features,
-        command=f"python -m reprolib train colornet --images shipped --features {choice or name} --out {file} "
-                "--steps 1200 --batch-size 8 --seed 0",
-        source=f"chrominance and real branches, 1200 steps on other-view pairs of the training photos, {maps}")
+        command=f"python -m reprolib train colornet --images shipped --features {choice or name} --branches real "
+                f"--out {file} --steps 1200 --batch-size 8 --seed 0",
+        source=f"the real branch (R'_ab of the other view), 1200 steps on other-view pairs of the training photos, "
+               f"{maps}")
 
 
 def _usual_net(mode: str, sha256: str, branches: str) -> Weights:
@@ -107,9 +108,9 @@ class ColorNetWeights(WeightsEnum):
                                         "b0618e33769a420c6278eacacaddd438d2e74b765e0d6c0a09b9e36b41ce3851",
                                         "chrominance branch only")
     PHOTO_VGG16 = _photo_net("vgg16", "vgg16_imagenet_caffe", "VGG-16's maps",
-                             "236850da8ee50b9e3a88c80dc46498a752bb8971b4663eef47a376144c8e46f1")
+                             "a1372ac01236e6231c8fbd0a2d8187732ac079662a76819b9438590b349c1218")
     PHOTO_SMALL = _photo_net("small", "grayvgg_small_photo", "the distilled small gray-VGG's maps",
-                             "961751cf0e23f21329169d61ce657da1aed2702a4ddb720bc3a5afac20b4084b", choice="photo")
+                             "4f7893ae2c5e24c6eb808c39e4b1daaebb41d0a0256f536fbe2da00cac8dfb60", choice="photo")
 
 
 MODES = {"full": ColorNetWeights.FULL, "chrominance_only": ColorNetWeights.CHROMINANCE_ONLY,
