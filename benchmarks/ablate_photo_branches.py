@@ -2,12 +2,14 @@
 
 Trains the shipped recipe (``train colornet --images shipped``: width 1/8, 1200 steps, batch 8, 48 pairs per
 image) on the training photos less ``VALIDATION`` (two of them, set aside here), once per ``--branches``
-setting and seed, and prints mean CIEDE2000 on ``other_view_pairs(VALIDATION, --n-per)`` for the net and for
-R'_ab alone, raw and smoothed along T_L (median + guided). The held-out photos of the study are not read.
-Measures and prints markdown; asserts nothing. About 5 minutes per net at one thread (VGG-16: 8).
+setting and seed (``--steps`` and ``--width`` change the recipe), and prints mean CIEDE2000 on
+``other_view_pairs(VALIDATION, --n-per)`` for the net and for R'_ab alone, raw and smoothed along T_L
+(median + guided). The held-out photos of the study are not read.
+Measures and prints markdown; asserts nothing. About 5-13 minutes per net of the shipped recipe on 2 cores,
+about 20 with 3000 steps or width 1/4.
 Usage:
     python benchmarks/ablate_photo_branches.py [--features photo] [--branches chrominance,real real] [--steps 1200]
-        [--seeds 0 1 2] [--out DIR]
+        [--width 0.125] [--seeds 0 1 2] [--out DIR]
 """
 from __future__ import annotations
 
@@ -53,6 +55,8 @@ def main() -> None:
     parser.add_argument("--n-per", type=int, default=8, help="validation pairs per photo (default: %(default)s)")
     parser.add_argument("--steps", type=int, default=1200, help="training steps per net (default: %(default)s)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="one net per seed (default: %(default)s)")
+    parser.add_argument("--width", type=float, default=0.125,
+                        help="channel width of the net, 1 = DEC's (default: %(default)s)")
     parser.add_argument("--pairs-per-image", type=int, default=48,
                         help="training pairs per photo (default: %(default)s)")
     parser.add_argument("--out", default=None, help="keep the nets and a results.json here (default: a temp dir)")
@@ -65,8 +69,8 @@ def main() -> None:
         images.mkdir()
         for name in fit:
             (images / name).symlink_to(PHOTOS_DIR / name)
-        print(f"features {extractor.extractor}; trained on {len(fit)} photos; validation: {', '.join(VALIDATION)}, "
-              f"{args.n_per} pairs each\n")
+        print(f"features {extractor.extractor}; {args.steps} steps, width {args.width}; trained on {len(fit)} photos; "
+              f"validation: {', '.join(VALIDATION)}, {args.n_per} pairs each\n")
         print("| branches | seed | net raw | R'_ab raw | net smoothed | R'_ab smoothed |")
         print("|---|---:|---:|---:|---:|---:|")
         results = {}
@@ -74,7 +78,7 @@ def main() -> None:
             for seed in args.seeds:
                 ckpt = out / f"colornet_{args.features}_{branches.replace(',', '+')}_seed{seed}.pt"
                 photo_colornet.train(ckpt, images=str(images), features=args.features,
-                                     branches=tuple(branches.split(",")), steps=args.steps, seed=seed,
+                                     branches=tuple(branches.split(",")), steps=args.steps, seed=seed, width=args.width,
                                      pairs_per_image=args.pairs_per_image, eval_n=0, progress=False)
                 r = validate(load_colornet(ckpt), extractor, args.n_per)
                 results[f"{branches} seed {seed}"] = r
@@ -82,8 +86,8 @@ def main() -> None:
                       f"{r['net_median_guided']:.3f} | {r['warped_reference_median_guided']:.3f} |", flush=True)
         if args.out:
             (out / "results.json").write_text(json.dumps({"features": extractor.extractor, "validation": VALIDATION,
-                                                          "n_per": args.n_per, "steps": args.steps, "seeds": args.seeds,
-                                                          "rows": results},
+                                                          "n_per": args.n_per, "steps": args.steps, "width": args.width,
+                                                          "seeds": args.seeds, "rows": results},
                                                          indent=1))
 
 
