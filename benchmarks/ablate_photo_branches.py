@@ -48,16 +48,17 @@ def validate(net, extractor, n_per: int) -> dict[str, float]:
 
 
 def main() -> None:
+    recipe = photo_colornet.Config()  # the shipped recipe's defaults
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--features", default="photo", help="the gray-VGG whose maps the nets learn")
     parser.add_argument("--branches", nargs="+", default=["chrominance,real", "real"],
                         help="the settings compared, each a --branches of train colornet")
     parser.add_argument("--n-per", type=int, default=8, help="validation pairs per photo (default: %(default)s)")
-    parser.add_argument("--steps", type=int, default=1200, help="training steps per net (default: %(default)s)")
+    parser.add_argument("--steps", type=int, default=recipe.steps, help="training steps per net (default: %(default)s)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="one net per seed (default: %(default)s)")
-    parser.add_argument("--width", type=float, default=0.125,
+    parser.add_argument("--width", type=float, default=recipe.width,
                         help="channel width of the net, 1 = DEC's (default: %(default)s)")
-    parser.add_argument("--pairs-per-image", type=int, default=48,
+    parser.add_argument("--pairs-per-image", type=int, default=recipe.pairs_per_image,
                         help="training pairs per photo (default: %(default)s)")
     parser.add_argument("--out", default=None, help="keep the nets and a results.json here (default: a temp dir)")
     args = parser.parse_args()
