@@ -13,6 +13,8 @@ Input and output conventions (the same everywhere in the project):
   With ``residual=True`` (the trainer's default; the shipped 13-channel nets) the last layer predicts a correction of
   the input chrominance instead: P_ab = 100 tanh(y + atanh(R'_ab / 100)), and y starts at 0 (zero-initialised
   1x1 convolution), so an untrained net returns R'_ab and training learns where to change it.
+* With ``guided=r`` (off in the shipped nets) P_ab passes last through :func:`guided_layer`, He et al.'s guided
+  filter with guide T_L, as a differentiable layer trained with the net (notebook 05 measures it).
 * Any H, W: the input is padded (replicate) on the bottom and right to multiples of 8, the output cropped back.
 
 Layout (DEC's ExampleColorNet = Zhang et al. 2017's SIGGRAPHGenerator): encoder blocks of
@@ -49,6 +51,7 @@ IN_CHANNELS = 13  # 5 + 5 similarity maps, T_L, R'_ab
 L_CHANNEL = 10  # index of T_L - 50 in the 13-channel input
 MULTIPLE = 8  # three x2 subsamplings
 OUT_SCALE = 100.0  # P_ab = 100 tanh(y) (DEC)
+GUIDED_EPS = 1e-3  # the guided filter layer's ridge, as smoothing.EPS (guide T_L / 100)
 BASE_WIDTHS = (64, 128, 256, 512)  # encoder blocks 1-4 of DEC / Zhang 2017
 FORMAT = "reprolib.colornet/1"
 NORMALIZATIONS = ("dec", "unit")
@@ -153,14 +156,16 @@ class ColorNet(nn.Module):
             needs the 13-channel input (R'_ab = its last two channels).
     """
 
-    def __init__(self, in_channels: int = IN_CHANNELS, width: float = 0.125, residual: bool = False):
+    def __init__(self, in_channels: int = IN_CHANNELS, width: float = 0.125, residual: bool = False, guided: int = 0):
         super().__init__()
         checks.positive_int(in_channels, "in_channels")
         if not isinstance(width, (int, float)) or isinstance(width, bool) or not 0 < width <= 4:
             raise ValueError(f"width must be a number in (0, 4], got {width!r}")
         if residual and in_channels < 4:
             raise ValueError(f"residual=True needs the 13-channel input with R'_ab, got in_channels={in_channels}")
-        self.in_channels, self.width, self.residual = in_channels, float(width), bool(residual)
+        if not isinstance(guided, int) or isinstance(guided, bool) or guided < 0:
+            raise ValueError(f"guided must be a radius >= 0 (0: no guided filter layer), got {guided!r}")
+        self.in_channels, self.width, self.residual, self.guided = in_channels, float(width), bool(residual), guided
         self.register_buffer("scale", input_scale(in_channels), persistent=False)
         c1, c2, c3, c4 = (_scaled(width, b) for b in BASE_WIDTHS)
         self.block1 = _block(in_channels, c1, 2)
@@ -186,7 +191,8 @@ class ColorNet(nn.Module):
         checks.net_input(x, self.in_channels)
         H, W = x.shape[-2:]
         pad_h, pad_w = -H % MULTIPLE, -W % MULTIPLE
-        ab_in = x[:, -2:]
+        l_at = self.in_channels - 3 if self.in_channels > 1 else 0  # T_L - 50 (module docstring)
+        ab_in, T_L = x[:, -2:], x[:, l_at:l_at + 1] + 50.0
         x = x * self.scale.to(x.dtype)
         if pad_h or pad_w:
             x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
@@ -201,10 +207,22 @@ class ColorNet(nn.Module):
         y = self.out(f10)[..., :H, :W]
         if self.residual:
             y = y + torch.atanh((ab_in / OUT_SCALE).clamp(-0.999, 0.999))
-        return OUT_SCALE * torch.tanh(y)
+        P_ab = OUT_SCALE * torch.tanh(y)
+        return guided_layer(P_ab, T_L, self.guided) if self.guided else P_ab
 
     def extra_repr(self) -> str:
-        return f"in_channels={self.in_channels}, width={self.width}, residual={self.residual}"
+        return f"in_channels={self.in_channels}, width={self.width}, residual={self.residual}, guided={self.guided}"
+
+
+def guided_layer(ab: Tensor, T_L: Tensor, radius: int, eps: float = GUIDED_EPS) -> Tensor:
+    """He et al.'s guided filter as the net's last layer, differentiable (kornia's ``guided_blur``; Wu et al.
+    2018 train it end to end): ab' = A(p) T_L(p) / 100 + B(p), (A, B) fitted by least squares in each
+    (2 radius + 1)^2 window of the guide T_L / 100, eps the ridge. The same filter and settings as the
+    post-hoc ``smoothing.smooth_ab(..., "guided")`` (OpenCV), but inside the net, so that training learns
+    what to leave for the filter; ab (B, 2, H, W), T_L (B, 1, H, W) in L* 0..100."""
+    from kornia.filters import guided_blur
+
+    return guided_blur(T_L / 100.0, ab, 2 * radius + 1, eps)
 
 
 def net_input_for(net: ColorNet, net_input: Tensor) -> Tensor:
@@ -233,7 +251,10 @@ def predict_ab(net: ColorNet, net_input: Tensor) -> Tensor:
 def checkpoint_dict(net: ColorNet, **meta) -> dict:
     """What the trainer saves: format, config, state_dict (float32) and provenance metadata (``meta``
     includes "features", the extractor whose maps the net learned from)."""
-    return {"format": FORMAT, "config": {"in_channels": net.in_channels, "width": net.width, "residual": net.residual},
+    config = {"in_channels": net.in_channels, "width": net.width, "residual": net.residual}
+    if net.guided:  # nets without the layer keep the files they always had
+        config["guided"] = net.guided
+    return {"format": FORMAT, "config": config,
             "state_dict": {k: v.detach().float().cpu().clone() for k, v in net.state_dict().items()}, "meta": meta}
 
 
@@ -254,7 +275,8 @@ def load_colornet(path: str | os.PathLike | ColorNetWeights | None = None, mode:
     obj = load_checkpoint(path, FORMAT, "colornet checkpoint", make=f"python -m reprolib train colornet --out {where}")
     try:
         cfg = obj["config"]
-        net = ColorNet(int(cfg["in_channels"]), float(cfg["width"]), bool(cfg.get("residual", False)))
+        net = ColorNet(int(cfg["in_channels"]), float(cfg["width"]), bool(cfg.get("residual", False)),
+                       int(cfg.get("guided", 0)))
         net.load_state_dict(obj["state_dict"])
     except (KeyError, TypeError, RuntimeError) as err:
         raise ValueError(f"{where}: malformed colornet checkpoint ({str(err).splitlines()[0][:160]})") from None

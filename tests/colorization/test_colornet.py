@@ -8,6 +8,7 @@ import torch
 
 from reprolib.colorization import colornet as cn
 from reprolib.colorization.colornet import ColorNet, load_colornet, predict_ab
+from reprolib.colorization.smoothing import smooth_ab
 from reprolib.core.weights import sha256_file
 
 
@@ -137,3 +138,27 @@ def test_residual_net_starts_from_the_warped_reference():
         assert torch.allclose(net(x), x[:, 11:], atol=1e-3)
     with pytest.raises(ValueError, match="residual"):
         ColorNet(in_channels=1, residual=True)
+
+
+def test_guided_layer_is_the_guided_filter_and_learns_through_it(tmp_path):
+    """The guided filter layer: an untrained residual net returns R'_ab filtered along T_L, the same numbers as
+    OpenCV's guided filter (smoothing.smooth_ab "guided") away from the border; gradients reach the net; the
+    radius survives a checkpoint."""
+    torch.manual_seed(0)
+    net = ColorNet(residual=True, guided=2).eval()
+    x = net_input(1, 32, 40)
+    x[:, 10:11], x[:, 11:] = x[:, 10:11].clamp(-50, 50), x[:, 11:].clamp(-60, 60)  # T_L - 50, R'_ab
+    with torch.no_grad():
+        out = net(x)
+    T_L = x[:, 10:11] + 50
+    expected = smooth_ab(x[:, 11:], T_L, "guided", radius=2)
+    assert torch.allclose(out[..., 4:-4, 4:-4], expected[..., 4:-4, 4:-4], atol=0.05)
+    assert not torch.allclose(out, x[:, 11:], atol=1.0)  # it did filter
+    net.train()
+    net(x).square().mean().backward()
+    assert net.out.weight.grad.abs().sum() > 0
+    torch.save(cn.checkpoint_dict(net), tmp_path / "g.pt")
+    assert load_colornet(tmp_path / "g.pt").guided == 2
+    assert "guided" not in cn.checkpoint_dict(ColorNet())["config"]  # nets without it keep their old files
+    with pytest.raises(ValueError, match="guided"):
+        ColorNet(guided=-1)
