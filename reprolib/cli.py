@@ -71,7 +71,8 @@ def _train_colornet(args: argparse.Namespace) -> int:
         metrics = photo_colornet.train(out, steps=args.steps, batch_size=args.batch_size, seed=args.seed,
                                        width=args.width, lr=args.lr, features=args.features, images=args.images,
                                        branches=tuple(args.branches.split(",")), cached=not args.fresh_pairs,
-                                       pairs_per_image=args.pairs_per_image,
+                                       pairs_per_image=args.pairs_per_image, guided=args.guided,
+                                       extra_images=args.extra_images or "",
                                        eval_n=min(args.eval_n, 4), **_loop_options(args))
     else:
         metrics = colornet.train(out, steps=args.steps, mode=args.mode, batch_size=args.batch_size, seed=args.seed,
@@ -149,7 +150,7 @@ def _colorize(args: argparse.Namespace) -> int:
         print(f"note: {result.note}", file=sys.stderr)
     print(f"wrote {out} ({result.rgb.shape[2]} x {result.rgb.shape[1]}) in {result.seconds:.2f} s "
           f"(matching: {result.method}, gray-VGG: {result.features}, ColorNet: {result.colornet}, "
-          f"smoothing: {args.smoothing})")
+          f"smoothing: {result.smoothing})")
     if intermediates is not None:
         _save_intermediates(result, intermediates)
         print(f"wrote {', '.join(INTERMEDIATES)} into {intermediates}")
@@ -252,8 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
     col.add_argument("--device", choices=DEVICES, default="cpu",
                      help="where the networks and the matching run; auto: a CUDA GPU when torch sees one "
                           "(default: %(default)s)")
-    col.add_argument("--smoothing", choices=FILTERS, default=DEFAULT_FILTER,
-                     help="edge-aware smoothing of a*b* along the target's luminance (default: %(default)s)")
+    col.add_argument("--smoothing", choices=FILTERS, default=None,
+                     help=f"edge-aware smoothing of a*b* along the target's luminance (default: {DEFAULT_FILTER}; "
+                          f"none after a ColorNet with its own guided filter layer)")
     col.add_argument("--colornet", action=argparse.BooleanOptionalAction, default=DEFAULT_COLORNET,
                      help="run the colorization sub-net on R'_ab and the similarity maps (default: off, R'_ab "
                           "smoothed: on held-out photos the photo ColorNets did not beat it)")
@@ -332,6 +334,11 @@ def build_parser() -> argparse.ArgumentParser:
                          "(default: %(default)s, which measured as well as chrominance,real on validation photos)")
     cn.add_argument("--pairs-per-image", type=int, default=48,
                     help="photographs: pairs of two views drawn from each image (default: %(default)s)")
+    cn.add_argument("--extra-images", default=None,
+                    help="photographs: a second image folder whose images are added to --images")
+    cn.add_argument("--guided", type=int, default=0,
+                    help="photographs: radius of a guided filter layer (guide T_L) on the net's output, trained "
+                         "end to end (0: none, the shipped nets; default: %(default)s)")
     cn.add_argument("--fresh-pairs", action="store_true",
                     help="photographs: match new pairs every step instead of caching them (large image folders)")
 

@@ -19,6 +19,10 @@ second branch has none, hence its perceptual loss); all three exist here (``bran
 "real" alone: on two validation photos set aside from the training photos, three seeds each, it was below
 DEC's chrominance + real on every seed with the student (2 %) and level with it with VGG-16 (within 0.02
 CIEDE2000), so the chrominance branch adds nothing here (``benchmarks/ablate_photo_branches.py``; notebook 05).
+``guided`` ends the net in a guided filter layer (guide T_L, :func:`~reprolib.colorization.colornet.guided_layer`;
+He et al. 2010 trained end to end as in Wu et al. 2018), so that P_ab comes out clean with no filter after it.
+Off in the shipped nets: on the validation photos it makes the net steadier across seeds but no better than R'_ab
+filtered alone (notebook 05 has the figures). ``extra_images`` adds a folder of photos to ``images``.
 The loop (:mod:`.loop`) makes it resumable and data-parallel: under torchrun every rank trains on its slice
 of every batch (gloo on CPUs, nccl with ``device="cuda"``).
 """
@@ -60,6 +64,8 @@ class Config:
     perceptual_layer: str = "relu5_1"
     features: str = "vgg16"  # an extractors.load_extractor choice: whose similarity maps the net learns
     images: str = "shipped"  # an image folder, or "shipped": the shipped training photos (never the held-out ones)
+    extra_images: str = ""  # a second image folder whose images are added to ``images`` ("": none)
+    guided: int = 0  # radius of a guided filter layer on the net's output (colornet.guided_layer; 0: none)
     pairs_per_image: int = 48
     cached: bool = True  # match every pair once and keep it in memory (False: fresh pairs every step)
     seed: int = 0
@@ -141,9 +147,11 @@ class Parts:
         return {"model": self.net, "optimizer": self.opt, "sampler": loop.GeneratorState(self.g)}
 
 
-def sources(images: str) -> list:
-    """The training images: the shipped photos but the held-out ones, or every image of a folder."""
-    return train_photos() if images == "shipped" else image_folder(images)
+def sources(images: str, extra_images: str = "") -> list:
+    """The training images: the shipped photos but the held-out ones, or every image of a folder; and every
+    image of ``extra_images`` when given."""
+    return (train_photos() if images == "shipped" else image_folder(images)) + (
+        image_folder(extra_images) if extra_images else [])
 
 
 def matched_views(model: GrayVGG, source, n: int, g: torch.Generator, crop: int = CROP) -> dict:
@@ -155,7 +163,8 @@ def matched_views(model: GrayVGG, source, n: int, g: torch.Generator, crop: int 
 def build_cache(cfg: Config, model: GrayVGG) -> dict:
     """``pairs_per_image`` pairs of every training image, matched once (deterministic from the seed)."""
     g = torch.Generator().manual_seed(cfg.seed)
-    parts = [matched_views(model, source, cfg.pairs_per_image, g, cfg.crop) for source in sources(cfg.images)]
+    parts = [matched_views(model, source, cfg.pairs_per_image, g, cfg.crop)
+             for source in sources(cfg.images, cfg.extra_images)]
     return {k: torch.cat([p[k] for p in parts]) for k in CACHE_KEYS}
 
 
@@ -172,7 +181,7 @@ def build(cfg: Config) -> Parts:
         for p in colour_vgg.parameters():
             p.requires_grad_(False)
     torch.manual_seed(cfg.seed)
-    net = ColorNet(13, cfg.width, residual=True).to(device).train()
+    net = ColorNet(13, cfg.width, residual=True, guided=cfg.guided).to(device).train()
     model = torch.nn.parallel.DistributedDataParallel(net) if world > 1 else net
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     sampler = torch.Generator().manual_seed(cfg.seed + 1)
@@ -192,7 +201,7 @@ def step(cfg: Config, parts: Parts, i: int) -> dict:
     if parts.cache:
         b = sample(parts.cache, cfg.batch_size, cfg.size, cfg.hue, parts.g)
     else:  # fresh pairs of one image, matched now (the way to scale out to a large image folder)
-        images = sources(cfg.images)
+        images = sources(cfg.images, cfg.extra_images)
         source = images[int(torch.randint(len(images), (), generator=parts.g))]
         b = sample(matched_views(parts.features, source, cfg.batch_size, parts.g, cfg.crop), cfg.batch_size,
                    cfg.size, cfg.hue, parts.g)
@@ -250,6 +259,8 @@ def finish(cfg: Config, parts: Parts, history: list, rank: int) -> tuple[dict | 
 
 def data(cfg: Config) -> str:
     where = cfg.images if cfg.images != "shipped" else "the shipped training photos (photo_views.train_photos())"
+    if cfg.extra_images:
+        where += f" and {cfg.extra_images}"
     return (f"{cfg.pairs_per_image} pairs of two views per image of {where}, matched once with "
             f"{cfg.features} (PHOTO_FIELD, mirrored candidates); crops {cfg.size}, flips, hue turns p {cfg.hue}")
 

@@ -69,3 +69,14 @@ def test_torchrun_two_processes_match_one(tmp_path, folder):
     with torch.no_grad():
         gap, moved = (two_net(x) - one_net(x)).abs().mean(), (start(x) - one_net(x)).abs().mean()
     assert gap < 1e-2 * moved, (gap, moved)  # measured: about 9e-5 against 0.19
+
+
+def test_extra_images_join_the_training_photos_and_a_guided_net_trains(tmp_path, folder):
+    """--extra-images adds a folder to --images; --guided puts the guided filter layer in the trained net."""
+    assert photo_colornet.sources("shipped", str(folder)) == train_photos() + sorted(folder.rglob("*.jpg"))
+    with pytest.raises(FileNotFoundError, match="not a folder"):
+        photo_colornet.sources("shipped", str(tmp_path / "none"))
+    args = ["train", "colornet", "--images", str(folder), "--extra-images", str(folder), *FEW, "--guided", "2"]
+    assert main([*args, "--out", str(tmp_path / "g.pt")]) == 0
+    record = json.loads((tmp_path / "g.json").read_text())
+    assert record["metrics"]["pairs"] == 4 and load_colornet(tmp_path / "g.pt").guided == 2
