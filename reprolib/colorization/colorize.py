@@ -64,6 +64,7 @@ class Colorization:
     colornet: str = "none"  # the ColorNet's registry name (or file name); "none": R'_ab alone
     method: str = "exact"  # the correspondences used (what "auto" chose)
     note: str = ""  # why "auto" chose it, when it did not take the exact route
+    smoothing: str = DEFAULT_FILTER  # the post-hoc smoothing of P_ab that ran (smoothing.FILTERS)
 
     def warped_rgb(self) -> Tensor:
         """T_L with R'_ab: what the matching alone gives, before the colorization sub-net."""
@@ -103,15 +104,22 @@ def photo_match(model: GrayVGG, T_L: Tensor, R_lab: Tensor, method: str = "exact
                  mirror=mirror and exact, maps=maps)
 
 
-def colorize_matched(net: ColorNet | None, T_L: Tensor, m: Matched, smoothing: str = DEFAULT_FILTER) -> Tensor:
-    """P_ab = ColorNet(sims, T_L, R'_ab) (``net=None``: R'_ab alone), smoothed along T_L's edges (:mod:`.smoothing`)."""
+def colorize_matched(net: ColorNet | None, T_L: Tensor, m: Matched, smoothing: str | None = None) -> Tensor:
+    """P_ab = ColorNet(sims, T_L, R'_ab) (``net=None``: R'_ab alone), smoothed along T_L's edges (:mod:`.smoothing`;
+    None: :func:`smoothing_for` the net)."""
     P_ab = m.R_ab_warped if net is None else predict_ab(net, colornet_input(T_L, m.R_ab_warped, m.sims))
-    return smooth_ab(P_ab, T_L.to(P_ab), smoothing)
+    return smooth_ab(P_ab, T_L.to(P_ab), smoothing or smoothing_for(net))
+
+
+def smoothing_for(net: ColorNet | None) -> str:
+    """The default post-hoc smoothing: none after a ColorNet with its own guided filter layer (``net.guided``;
+    a second filter on top measured worse on validation photos, notebook 05), else ``DEFAULT_FILTER``."""
+    return "none" if getattr(net, "guided", 0) else DEFAULT_FILTER
 
 
 @torch.no_grad()
 def colorize_lab(model: GrayVGG, net: ColorNet | None, T_L: Tensor, R_lab: Tensor, method: str = "exact",
-                 smoothing: str = DEFAULT_FILTER, maps: bool = True) -> tuple[Tensor, Matched]:
+                 smoothing: str | None = None, maps: bool = True) -> tuple[Tensor, Matched]:
     """The pipeline at the working size: T_L (B, 1, h, w), R_lab (B, 3, h', w') -> P_ab (B, 2, h, w) and the
     similarity sub-net's output (:func:`photo_match` then :func:`colorize_matched`; the maps are always made
     when ``net`` runs)."""
@@ -155,7 +163,7 @@ def choose_method(method: str, model: GrayVGG, size_T: tuple[int, int], size_R: 
 @torch.no_grad()
 def colorize(target: Tensor, reference: Tensor, features: str | os.PathLike | GrayVGG = DEFAULT_FEATURES,
              net: ColorNet | None = None, size: int = 256, method: str = DEFAULT_METHOD,
-             smoothing: str = DEFAULT_FILTER, allow_mismatch: bool = False, colornet: bool = DEFAULT_COLORNET,
+             smoothing: str | None = None, allow_mismatch: bool = False, colornet: bool = DEFAULT_COLORNET,
              device: str = "cpu", maps: bool = True) -> Colorization:
     """Colour the gray ``target`` (3, H, W) RGB in [0, 1] (only its L is used) from ``reference`` (3, H', W').
 
@@ -167,7 +175,8 @@ def colorize(target: Tensor, reference: Tensor, features: str | os.PathLike | Gr
     the network (default: the shipped ColorNet trained on that gray-VGG's maps; a net trained on another's
     is refused unless ``allow_mismatch``; used when ``colornet`` is true or ``net`` is given, else
     P_ab = R'_ab, the measured best on photos: ``DEFAULT_COLORNET``), then
-    ``smoothing`` cleans P_ab along T_L's edges; the returned ``rgb`` has the target's size and its exact L*.
+    ``smoothing`` cleans P_ab along T_L's edges (None: :func:`smoothing_for` the net that runs); the returned
+    ``rgb`` has the target's size and its exact L*.
     ``device`` ("cpu", "cuda", "auto": :func:`reprolib.core.devices.resolve_device`) runs the networks and
     the matching there; the result comes back on the CPU. ``maps=False`` skips the similarity maps when the
     ColorNet does not run (``sims`` then has 0 channels; the CLI makes them only for ``--colornet`` or
@@ -178,7 +187,7 @@ def colorize(target: Tensor, reference: Tensor, features: str | os.PathLike | Gr
         raise ValueError(f"size must be an int in 16..2048, got {size!r}")
     if method not in COLORIZE_METHODS:
         raise ValueError(f"method must be one of {COLORIZE_METHODS}, got {method!r}")
-    if smoothing not in FILTERS:
+    if smoothing is not None and smoothing not in FILTERS:
         raise ValueError(f"smoothing must be one of {', '.join(FILTERS)}, got {smoothing!r}")
     colornet = colornet or net is not None
     where = resolve_device(device)
@@ -196,6 +205,7 @@ def colorize(target: Tensor, reference: Tensor, features: str | os.PathLike | Gr
             net = load_colornet()
     if colornet:
         check_pairing(net, model.extractor, allow_mismatch)
+    smoothing = smoothing or smoothing_for(net if colornet else None)
     start = time.perf_counter()
     T_L_full = rgb_to_lab(target)[:1]
     t_lab = rgb_to_lab(resize_short_side(target, size).clamp(0, 1))
@@ -212,4 +222,5 @@ def colorize(target: Tensor, reference: Tensor, features: str | os.PathLike | Gr
     seconds = time.perf_counter() - start
     return Colorization(rgb=rgb, P_ab=P_ab[0], T_L=t_lab[:1], reference_rgb=r_small, R_ab_warped=m.R_ab_warped[0],
                         sims=m.sims[0], phi_TR=m.phi_TR[0], features=model.source, seconds=seconds,
-                        colornet=getattr(net, "name", "ColorNet") if colornet else "none", method=method, note=note)
+                        colornet=getattr(net, "name", "ColorNet") if colornet else "none", method=method, note=note,
+                        smoothing=smoothing)

@@ -110,3 +110,16 @@ def test_the_similarity_maps_are_skipped_only_where_nothing_reads_them(photo_pai
         lean.pictures()
     net = col.colorize(t, r, size=48, colornet=True, maps=False)  # the ColorNet does: they are made
     assert net.sims.shape[0] == 10 and torch.equal(net.rgb, col.colorize(t, r, size=48, colornet=True).rgb)
+
+
+def test_a_colornet_with_its_own_guided_filter_is_not_smoothed_again(photo_pair):
+    """After a net with a guided filter layer the default post-hoc smoothing is none; an explicit one still runs."""
+    t, r = photo_pair
+    torch.manual_seed(0)
+    guided = col.ColorNet(residual=True, guided=2).eval()
+    assert col.smoothing_for(guided) == "none" and col.smoothing_for(None) == col.DEFAULT_FILTER
+    assert col.smoothing_for(col.ColorNet(residual=True)) == col.DEFAULT_FILTER
+    out = col.colorize(t, r, size=48, net=guided)
+    assert out.smoothing == "none" and col.colorize(t, r, size=48).smoothing == col.DEFAULT_FILTER
+    forced = col.colorize(t, r, size=48, net=guided, smoothing="median_guided")
+    assert forced.smoothing == "median_guided" and not torch.equal(forced.P_ab, out.P_ab)
