@@ -2,18 +2,20 @@
 
 Trains the shipped recipe (``train colornet --images shipped``: width 1/8, 1200 steps, batch 8, 48 pairs per
 image) on the training photos less ``VALIDATION`` (two of them, set aside here), once per ``--branches``
-setting and seed (``--steps`` and ``--width`` change the recipe), and prints mean CIEDE2000 on
+setting, ``--guided`` radius (the net's guided filter layer; 0: none) and seed (``--steps``, ``--width`` and
+``--extra-images``, a folder of more training photos, change the recipe), and prints mean CIEDE2000 on
 ``other_view_pairs(VALIDATION, --n-per)`` for the net and for R'_ab alone, raw and smoothed along T_L
 (median + guided). The held-out photos of the study are not read.
 Measures and prints markdown; asserts nothing. About 5-13 minutes per net of the shipped recipe on 2 cores,
 about 20 with 3000 steps or width 1/4.
 Usage:
     python benchmarks/ablate_photo_branches.py [--features photo] [--branches chrominance,real real] [--steps 1200]
-        [--width 0.125] [--seeds 0 1 2] [--out DIR]
+        [--width 0.125] [--guided 0 2] [--extra-images DIR] [--seeds 0 1 2] [--out DIR]
 """
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import tempfile
 from pathlib import Path
@@ -60,6 +62,9 @@ def main() -> None:
                         help="channel width of the net, 1 = DEC's (default: %(default)s)")
     parser.add_argument("--pairs-per-image", type=int, default=recipe.pairs_per_image,
                         help="training pairs per photo (default: %(default)s)")
+    parser.add_argument("--guided", type=int, nargs="+", default=[recipe.guided],
+                        help="radii of the guided filter layer compared, 0: none (default: %(default)s)")
+    parser.add_argument("--extra-images", default="", help="a folder of more training photos (default: none)")
     parser.add_argument("--out", default=None, help="keep the nets and a results.json here (default: a temp dir)")
     args = parser.parse_args()
     fit = [name for name in train_photos() if name not in VALIDATION]
@@ -72,22 +77,23 @@ def main() -> None:
             (images / name).symlink_to(PHOTOS_DIR / name)
         print(f"features {extractor.extractor}; {args.steps} steps, width {args.width}; trained on {len(fit)} photos; "
               f"validation: {', '.join(VALIDATION)}, {args.n_per} pairs each\n")
-        print("| branches | seed | net raw | R'_ab raw | net smoothed | R'_ab smoothed |")
-        print("|---|---:|---:|---:|---:|---:|")
+        print("| branches | guided | seed | net raw | R'_ab raw | net smoothed | R'_ab smoothed |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
         results = {}
-        for branches in args.branches:
-            for seed in args.seeds:
-                ckpt = out / f"colornet_{args.features}_{branches.replace(',', '+')}_seed{seed}.pt"
-                photo_colornet.train(ckpt, images=str(images), features=args.features,
-                                     branches=tuple(branches.split(",")), steps=args.steps, seed=seed, width=args.width,
-                                     pairs_per_image=args.pairs_per_image, eval_n=0, progress=False)
-                r = validate(load_colornet(ckpt), extractor, args.n_per)
-                results[f"{branches} seed {seed}"] = r
-                print(f"| {branches} | {seed} | {r['net_none']:.3f} | {r['warped_reference_none']:.3f} | "
-                      f"{r['net_median_guided']:.3f} | {r['warped_reference_median_guided']:.3f} |", flush=True)
+        for branches, guided, seed in itertools.product(args.branches, args.guided, args.seeds):
+            ckpt = out / f"colornet_{args.features}_{branches.replace(',', '+')}_g{guided}_seed{seed}.pt"
+            photo_colornet.train(ckpt, images=str(images), features=args.features, branches=tuple(branches.split(",")),
+                                 steps=args.steps, seed=seed, width=args.width, guided=guided,
+                                 extra_images=args.extra_images, pairs_per_image=args.pairs_per_image, eval_n=0,
+                                 progress=False)
+            r = validate(load_colornet(ckpt), extractor, args.n_per)
+            results[f"{branches} guided {guided} seed {seed}"] = r
+            print(f"| {branches} | {guided} | {seed} | {r['net_none']:.3f} | {r['warped_reference_none']:.3f} | "
+                  f"{r['net_median_guided']:.3f} | {r['warped_reference_median_guided']:.3f} |", flush=True)
         if args.out:
             (out / "results.json").write_text(json.dumps({"features": extractor.extractor, "validation": VALIDATION,
                                                           "n_per": args.n_per, "steps": args.steps, "width": args.width,
+                                                          "extra_images": args.extra_images,
                                                           "seeds": args.seeds, "rows": results},
                                                          indent=1))
 
