@@ -21,8 +21,8 @@ DEC's chrominance + real on every seed with the student (2 %) and level with it 
 CIEDE2000), so the chrominance branch adds nothing here (``benchmarks/ablate_photo_branches.py``; notebook 05).
 ``guided`` ends the net in a guided filter layer (guide T_L, :func:`~reprolib.colorization.colornet.guided_layer`;
 He et al. 2010 trained end to end as in Wu et al. 2018), so that P_ab comes out clean with no filter after it.
-Off in the shipped nets: on the validation photos it makes the net steadier across seeds but no better than R'_ab
-filtered alone (notebook 05 has the figures). ``extra_images`` adds a folder of photos to ``images``.
+Off in the shipped nets: on the validation photos it brings the raw net to the level of the net followed by the
+post-hoc filter, but not below R'_ab filtered alone (notebook 05 has the figures). ``extra_images`` adds a folder of photos to ``images``.
 The loop (:mod:`.loop`) makes it resumable and data-parallel: under torchrun every rank trains on its slice
 of every batch (gloo on CPUs, nccl with ``device="cuda"``).
 """
