@@ -76,6 +76,12 @@ def test_extra_images_join_the_training_photos_and_a_guided_net_trains(tmp_path,
     assert photo_colornet.sources("shipped", str(folder)) == train_photos() + sorted(folder.rglob("*.jpg"))
     with pytest.raises(FileNotFoundError, match="not a folder"):
         photo_colornet.sources("shipped", str(tmp_path / "none"))
+    leaky = tmp_path / "leaky"
+    leaky.mkdir()
+    shutil.copy(PHOTOS_DIR / HELDOUT_PHOTOS[0], leaky / HELDOUT_PHOTOS[0])
+    for images, extra in (("shipped", str(leaky)), (str(leaky), "")):
+        with pytest.raises(ValueError, match=f"held-out photos \\({HELDOUT_PHOTOS[0]}\\)"):
+            photo_colornet.sources(images, extra)
     args = ["train", "colornet", "--images", str(folder), "--extra-images", str(folder), *FEW, "--guided", "2"]
     assert main([*args, "--out", str(tmp_path / "g.pt")]) == 0
     record = json.loads((tmp_path / "g.json").read_text())
