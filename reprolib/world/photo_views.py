@@ -48,13 +48,19 @@ def train_photos() -> list[str]:
 
 
 def image_folder(folder: str | Path) -> list[Path]:
-    """Every image file below ``folder`` (an ImageNet-style tree of class folders, or a flat one), sorted."""
+    """Every image file below ``folder`` (an ImageNet-style tree of class folders, or a flat one), sorted: the
+    training images of ``train colornet|distill --images``. A file named as one of ``HELDOUT_PHOTOS`` is refused:
+    every photo model is measured on those."""
     root = Path(folder)
     if not root.is_dir():
         raise FileNotFoundError(f"--images {root} is not a folder")
     files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not files:
         raise ValueError(f"--images {root} holds no image files ({', '.join(IMAGE_SUFFIXES)})")
+    heldout = sorted({p.name for p in files} & set(HELDOUT_PHOTOS))
+    if heldout:
+        raise ValueError(f"--images {root} holds held-out photos ({', '.join(heldout)}), on which every photo "
+                         f"model is measured; train on a folder without them")
     return files
 
 

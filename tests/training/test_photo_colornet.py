@@ -15,7 +15,7 @@ import torch
 from reprolib.cli import main
 from reprolib.colorization.colornet import ColorNet, load_colornet
 from reprolib.core.photos import PHOTOS_DIR
-from reprolib.training import photo_colornet
+from reprolib.training import distill, photo_colornet
 from reprolib.world.photo_views import HELDOUT_PHOTOS, train_photos
 
 REPO = Path(__file__).resolve().parents[2]
@@ -82,6 +82,8 @@ def test_extra_images_join_the_training_photos_and_a_guided_net_trains(tmp_path,
     for images, extra in (("shipped", str(leaky)), (str(leaky), "")):
         with pytest.raises(ValueError, match=f"held-out photos \\({HELDOUT_PHOTOS[0]}\\)"):
             photo_colornet.sources(images, extra)
+    with pytest.raises(ValueError, match="held-out photos"):  # the distilled student's trainer reads it too
+        distill.pyramids(str(leaky))
     args = ["train", "colornet", "--images", str(folder), "--extra-images", str(folder), *FEW, "--guided", "2"]
     assert main([*args, "--out", str(tmp_path / "g.pt")]) == 0
     record = json.loads((tmp_path / "g.json").read_text())
