@@ -13,7 +13,7 @@ Input and output conventions (the same everywhere in the project):
   With ``residual=True`` (the trainer's default; the shipped 13-channel nets) the last layer predicts a correction of
   the input chrominance instead: P_ab = 100 tanh(y + atanh(R'_ab / 100)), and y starts at 0 (zero-initialised
   1x1 convolution), so an untrained net returns R'_ab and training learns where to change it.
-* With ``guided=r`` (off in the shipped nets) P_ab passes last through :func:`guided_layer`, He et al.'s guided
+* With ``guided=r`` (off in the shipped nets) P_ab passes last through ``smoothing.guided_layer``, He et al.'s guided
   filter with guide T_L, as a differentiable layer trained with the net (notebook 05 measures it).
 * Any H, W: the input is padded (replicate) on the bottom and right to multiples of 8, the output cropped back.
 
@@ -46,12 +46,12 @@ from torch import Tensor, nn
 
 from ..core import checks
 from ..core.weights import Weights, WeightsEnum, load_checkpoint
+from .smoothing import guided_layer
 
 IN_CHANNELS = 13  # 5 + 5 similarity maps, T_L, R'_ab
 L_CHANNEL = 10  # index of T_L - 50 in the 13-channel input
 MULTIPLE = 8  # three x2 subsamplings
 OUT_SCALE = 100.0  # P_ab = 100 tanh(y) (DEC)
-GUIDED_EPS = 1e-3  # the guided filter layer's ridge, as smoothing.EPS (guide T_L / 100)
 BASE_WIDTHS = (64, 128, 256, 512)  # encoder blocks 1-4 of DEC / Zhang 2017
 FORMAT = "reprolib.colornet/1"
 NORMALIZATIONS = ("dec", "unit")
@@ -213,16 +213,6 @@ class ColorNet(nn.Module):
     def extra_repr(self) -> str:
         return f"in_channels={self.in_channels}, width={self.width}, residual={self.residual}, guided={self.guided}"
 
-
-def guided_layer(ab: Tensor, T_L: Tensor, radius: int, eps: float = GUIDED_EPS) -> Tensor:
-    """He et al.'s guided filter as the net's last layer, differentiable (kornia's ``guided_blur``; Wu et al.
-    2018 train it end to end): ab' = A(p) T_L(p) / 100 + B(p), (A, B) fitted by least squares in each
-    (2 radius + 1)^2 window of the guide T_L / 100, eps the ridge. The same filter and settings as the
-    post-hoc ``smoothing.smooth_ab(..., "guided")`` (OpenCV), but inside the net, so that training learns
-    what to leave for the filter; ab (B, 2, H, W), T_L (B, 1, H, W) in L* 0..100."""
-    from kornia.filters import guided_blur
-
-    return guided_blur(T_L / 100.0, ab, 2 * radius + 1, eps)
 
 
 def net_input_for(net: ColorNet, net_input: Tensor) -> Tensor:

@@ -9,6 +9,8 @@ L (OpenCV's fast global smoother); here, with OpenCV contrib's maintained implem
         per window, so a*b* edges follow T_L's edges and flat regions are averaged;
     "guided": the guided filter alone;  "fgs": the fast global smoother (the video follow-up's choice).
 
+:func:`guided_layer` is the same guided filter in torch (kornia's), differentiable, for a ColorNet that ends in it.
+
 Settings were chosen on pairs of the training photos only (``world.photo_views``) and kept for the
 held-out ones: the median + guided filter r = 2, eps = 1e-3 lowered CIEDE2000 by about 15 % on R'_ab and on
 the ColorNet's output, at the cost of 2-3 points of colourfulness (notebook 05).
@@ -67,3 +69,13 @@ def smooth_ab(ab: Tensor, T_L: Tensor, method: str = DEFAULT_FILTER, radius: int
         smoothed = _smooth_one(np.ascontiguousarray(a.transpose(1, 2, 0)), L[0], method, radius, eps)
         out.append(torch.from_numpy(np.ascontiguousarray(smoothed.transpose(2, 0, 1))))
     return torch.stack(out).to(device=ab.device, dtype=ab.dtype)
+
+
+def guided_layer(ab: Tensor, T_L: Tensor, radius: int = RADIUS, eps: float = EPS) -> Tensor:
+    """He et al.'s guided filter as a differentiable layer (kornia's ``guided_blur``; Wu et al. 2018 train it
+    end to end): ab' = A(p) T_L(p) / 100 + B(p), (A, B) fitted by least squares in each (2 radius + 1)^2 window
+    of the guide T_L / 100, eps the ridge. The numbers of ``smooth_ab(..., "guided")`` (OpenCV) away from the
+    border (kornia reflects at the border); ab (B, 2, H, W), T_L (B, 1, H, W) in L* 0..100."""
+    from kornia.filters import guided_blur
+
+    return guided_blur(T_L / 100.0, ab, 2 * radius + 1, eps)
