@@ -19,7 +19,7 @@ second branch has none, hence its perceptual loss); all three exist here (``bran
 "real" alone: on two validation photos set aside from the training photos, three seeds each, it was below
 DEC's chrominance + real on every seed with the student (2 %) and level with it with VGG-16 (within 0.02
 CIEDE2000), so the chrominance branch adds nothing here (``benchmarks/ablate_photo_branches.py``; notebook 05).
-``guided`` ends the net in a guided filter layer (guide T_L, :func:`~reprolib.colorization.colornet.guided_layer`;
+``guided`` ends the net in a guided filter layer (guide T_L, :func:`~reprolib.colorization.smoothing.guided_layer`;
 He et al. 2010 trained end to end as in Wu et al. 2018), so that P_ab comes out clean with no filter after it.
 Off in the shipped nets: on the validation photos it brings the raw net to the level of the net followed by the
 post-hoc filter, but not below R'_ab filtered alone (notebook 05 has the figures). ``extra_images`` adds a
@@ -66,7 +66,7 @@ class Config:
     features: str = "vgg16"  # an extractors.load_extractor choice: whose similarity maps the net learns
     images: str = "shipped"  # an image folder, or "shipped": the shipped training photos (never the held-out ones)
     extra_images: str = ""  # a second image folder whose images are added to ``images`` ("": none)
-    guided: int = 0  # radius of a guided filter layer on the net's output (colornet.guided_layer; 0: none)
+    guided: int = 0  # radius of a guided filter layer on the net's output (smoothing.guided_layer; 0: none)
     pairs_per_image: int = 48
     cached: bool = True  # match every pair once and keep it in memory (False: fresh pairs every step)
     seed: int = 0
@@ -161,11 +161,10 @@ def matched_views(model: GrayVGG, source, n: int, g: torch.Generator, crop: int 
     return match_pairs(model, pairs.T_lab, pairs.R_lab)
 
 
-def build_cache(cfg: Config, model: GrayVGG) -> dict:
-    """``pairs_per_image`` pairs of every training image, matched once (deterministic from the seed)."""
+def build_cache(cfg: Config, model: GrayVGG, images: list) -> dict:
+    """``pairs_per_image`` pairs of every training image of ``images``, matched once (deterministic from the seed)."""
     g = torch.Generator().manual_seed(cfg.seed)
-    parts = [matched_views(model, source, cfg.pairs_per_image, g, cfg.crop)
-             for source in sources(cfg.images, cfg.extra_images)]
+    parts = [matched_views(model, source, cfg.pairs_per_image, g, cfg.crop) for source in images]
     return {k: torch.cat([p[k] for p in parts]) for k in CACHE_KEYS}
 
 
@@ -175,7 +174,8 @@ def build(cfg: Config) -> Parts:
         raise ValueError(f"batch_size {cfg.batch_size} must be divisible by the number of processes {world}")
     device = torch.device(cfg.device if cfg.device == "cpu" else f"cuda:{rank % max(1, torch.cuda.device_count())}")
     extractor = load_extractor(cfg.features)
-    cache = build_cache(cfg, extractor) if cfg.cached else {}
+    images = sources(cfg.images, cfg.extra_images)  # listed once: the folders are not read again each step
+    cache = build_cache(cfg, extractor, images) if cfg.cached else {}
     colour_vgg = None
     if "perceptual" in cfg.branches:
         colour_vgg = load_extractor("vgg16").to(device)
@@ -186,7 +186,7 @@ def build(cfg: Config) -> Parts:
     model = torch.nn.parallel.DistributedDataParallel(net) if world > 1 else net
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     sampler = torch.Generator().manual_seed(cfg.seed + 1)
-    return Parts(net, model, opt, cache, extractor, colour_vgg, sampler, rank, world)
+    return Parts(net, model, opt, cache, extractor, colour_vgg, sampler, rank, world, extra={"images": images})
 
 
 def perceptual_loss(vgg: GrayVGG, layer: str, alpha: float, T_L, P_ab, T_ab) -> torch.Tensor:
@@ -202,7 +202,7 @@ def step(cfg: Config, parts: Parts, i: int) -> dict:
     if parts.cache:
         b = sample(parts.cache, cfg.batch_size, cfg.size, cfg.hue, parts.g)
     else:  # fresh pairs of one image, matched now (the way to scale out to a large image folder)
-        images = sources(cfg.images, cfg.extra_images)
+        images = parts.extra["images"]
         source = images[int(torch.randint(len(images), (), generator=parts.g))]
         b = sample(matched_views(parts.features, source, cfg.batch_size, parts.g, cfg.crop), cfg.batch_size,
                    cfg.size, cfg.hue, parts.g)

@@ -16,7 +16,7 @@ from reprolib.cli import main
 from reprolib.colorization.colornet import ColorNet, load_colornet
 from reprolib.core.photos import PHOTOS_DIR
 from reprolib.training import distill, photo_colornet
-from reprolib.world.photo_views import HELDOUT_PHOTOS, train_photos
+from reprolib.world.photo_views import HELDOUT_PHOTOS, image_folder, train_photos
 
 REPO = Path(__file__).resolve().parents[2]
 FEW = ["--features", "small", "--steps", "2", "--batch-size", "2", "--pairs-per-image", "1", "--eval-n", "0",
@@ -88,3 +88,17 @@ def test_extra_images_join_the_training_photos_and_a_guided_net_trains(tmp_path,
     assert main([*args, "--out", str(tmp_path / "g.pt")]) == 0
     record = json.loads((tmp_path / "g.json").read_text())
     assert record["metrics"]["pairs"] == 4 and load_colornet(tmp_path / "g.pt").guided == 2
+
+
+def test_fresh_pairs_list_the_folder_once(tmp_path, folder, monkeypatch):
+    """--fresh-pairs matches new pairs every step from the images listed once at the start, not at every step."""
+    calls = []
+
+    def counted(root):
+        calls.append(root)
+        return image_folder(root)
+
+    monkeypatch.setattr(photo_colornet, "image_folder", counted)
+    args = ["train", "colornet", "--images", str(folder), *FEW, "--fresh-pairs", "--steps", "3"]
+    assert main([*args, "--out", str(tmp_path / "f.pt")]) == 0
+    assert len(calls) == 1 and json.loads((tmp_path / "f.json").read_text())["metrics"]["pairs"] == 6
