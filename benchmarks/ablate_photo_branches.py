@@ -2,7 +2,8 @@
 
 Trains the shipped recipe (``train colornet --images shipped``: width 1/8, 1200 steps, batch 8, 48 pairs per
 image) on the training photos less ``VALIDATION`` (two of them, set aside here), once per ``--branches``
-setting, ``--guided`` radius (the net's guided filter layer; 0: none) and seed (``--steps``, ``--width`` and
+setting, ``--guided`` radius (the net's guided filter layer; 0: none), ``--hue`` probability (of an a*b* turn
+per training pair) and seed (``--steps``, ``--width`` and
 ``--extra-images``, a folder of more training photos, change the recipe), and prints mean CIEDE2000 on
 ``other_view_pairs(VALIDATION, --n-per)`` for the net and for R'_ab alone, raw and smoothed along T_L
 (median + guided). The held-out photos of the study are not read.
@@ -10,7 +11,7 @@ Measures and prints markdown; asserts nothing. About 5-13 minutes per net of the
 about 20 with 3000 steps or width 1/4.
 Usage:
     python benchmarks/ablate_photo_branches.py [--features photo] [--branches chrominance,real real] [--steps 1200]
-        [--width 0.125] [--guided 0 2] [--extra-images DIR] [--seeds 0 1 2] [--out DIR]
+        [--width 0.125] [--guided 0 2] [--hue 0 0.5] [--extra-images DIR] [--seeds 0 1 2] [--out DIR]
 """
 from __future__ import annotations
 
@@ -64,6 +65,8 @@ def main() -> None:
                         help="training pairs per photo (default: %(default)s)")
     parser.add_argument("--guided", type=int, nargs="+", default=[recipe.guided],
                         help="radii of the guided filter layer compared, 0: none (default: %(default)s)")
+    parser.add_argument("--hue", type=float, nargs="+", default=[recipe.hue],
+                        help="probabilities of a hue turn per training pair compared (default: %(default)s)")
     parser.add_argument("--extra-images", default="", help="a folder of more training photos (default: none)")
     parser.add_argument("--out", default=None, help="keep the nets and a results.json here (default: a temp dir)")
     args = parser.parse_args()
@@ -77,23 +80,24 @@ def main() -> None:
             (images / name).symlink_to(PHOTOS_DIR / name)
         print(f"features {extractor.extractor}; {args.steps} steps, width {args.width}; trained on {len(fit)} photos; "
               f"validation: {', '.join(VALIDATION)}, {args.n_per} pairs each\n")
-        print("| branches | guided | seed | net raw | R'_ab raw | net smoothed | R'_ab smoothed |")
-        print("|---|---:|---:|---:|---:|---:|---:|")
+        print("| branches | guided | hue | seed | net raw | R'_ab raw | net smoothed | R'_ab smoothed |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
         results = {}
-        for branches, guided, seed in itertools.product(args.branches, args.guided, args.seeds):
-            ckpt = out / f"colornet_{args.features}_{branches.replace(',', '+')}_g{guided}_seed{seed}.pt"
+        for branches, guided, hue, seed in itertools.product(args.branches, args.guided, args.hue, args.seeds):
+            ckpt = out / f"colornet_{args.features}_{branches.replace(',', '+')}_g{guided}_hue{hue}_seed{seed}.pt"
             photo_colornet.train(ckpt, images=str(images), features=args.features, branches=tuple(branches.split(",")),
-                                 steps=args.steps, seed=seed, width=args.width, guided=guided,
+                                 steps=args.steps, seed=seed, width=args.width, guided=guided, hue=hue,
                                  extra_images=args.extra_images, pairs_per_image=args.pairs_per_image, eval_n=0,
                                  progress=False)
             r = validate(load_colornet(ckpt), extractor, args.n_per)
-            results[f"{branches} guided {guided} seed {seed}"] = r
-            print(f"| {branches} | {guided} | {seed} | {r['net_none']:.3f} | {r['warped_reference_none']:.3f} | "
-                  f"{r['net_median_guided']:.3f} | {r['warped_reference_median_guided']:.3f} |", flush=True)
+            results[f"{branches} guided {guided} hue {hue} seed {seed}"] = r
+            print(f"| {branches} | {guided} | {hue} | {seed} | {r['net_none']:.3f} | "
+                  f"{r['warped_reference_none']:.3f} | {r['net_median_guided']:.3f} | "
+                  f"{r['warped_reference_median_guided']:.3f} |", flush=True)
         if args.out:
             (out / "results.json").write_text(json.dumps({"features": extractor.extractor, "validation": VALIDATION,
                                                           "n_per": args.n_per, "steps": args.steps, "width": args.width,
-                                                          "extra_images": args.extra_images,
+                                                          "extra_images": args.extra_images, "hue": args.hue,
                                                           "seeds": args.seeds, "rows": results},
                                                          indent=1))
 

@@ -72,7 +72,7 @@ def _train_colornet(args: argparse.Namespace) -> int:
                                        width=args.width, lr=args.lr, features=args.features, images=args.images,
                                        branches=tuple(args.branches.split(",")), cached=not args.fresh_pairs,
                                        pairs_per_image=args.pairs_per_image, guided=args.guided,
-                                       extra_images=args.extra_images or "",
+                                       extra_images=args.extra_images or "", hue=args.hue,
                                        eval_n=min(args.eval_n, 4), **_loop_options(args))
     else:
         metrics = colornet.train(out, steps=args.steps, mode=args.mode, batch_size=args.batch_size, seed=args.seed,
@@ -339,6 +339,9 @@ def build_parser() -> argparse.ArgumentParser:
     cn.add_argument("--guided", type=int, default=0,
                     help="photographs: radius of a guided filter layer (guide T_L) on the net's output, trained "
                          "end to end (0: none, the shipped nets; default: %(default)s)")
+    cn.add_argument("--hue", type=float, default=0.5,
+                    help="photographs: probability of one random a*b* rotation per training pair; 0 lets the net "
+                         "learn usual colours, which needs many photos (default: %(default)s)")
     cn.add_argument("--fresh-pairs", action="store_true",
                     help="photographs: match new pairs every step instead of caching them (large image folders)")
 

@@ -102,3 +102,24 @@ def test_fresh_pairs_list_the_folder_once(tmp_path, folder, monkeypatch):
     args = ["train", "colornet", "--images", str(folder), *FEW, "--fresh-pairs", "--steps", "3"]
     assert main([*args, "--out", str(tmp_path / "f.pt")]) == 0
     assert len(calls) == 1 and json.loads((tmp_path / "f.json").read_text())["metrics"]["pairs"] == 6
+
+
+def test_hue_sets_the_share_of_turned_pairs(tmp_path, folder, capsys):
+    """--hue 0 keeps every pair's own colours (the net may learn usual colours), 1 turns every pair; the
+    probability is recorded in the provenance, and one outside 0..1 is refused in one line, nothing written."""
+    g = torch.Generator().manual_seed(0)
+    cache = {k: torch.rand(4, 1 if k in ("sims", "T_L") else 2, 24, 24, generator=g) * 40 + 30
+             for k in photo_colornet.CACHE_KEYS}
+    cache["sims"] = cache["sims"].to(torch.uint8)
+    for hue, turned in ((0.0, 0), (1.0, 6)):
+        b = photo_colornet.sample(cache, 6, 16, hue, torch.Generator().manual_seed(1))
+        crops = photo_colornet.sample(cache, 6, 16, 0.0, torch.Generator().manual_seed(1))
+        moved = (b["T_ab"] - crops["T_ab"]).abs().flatten(1).amax(1) > 1e-3
+        assert int(moved.sum()) == turned
+    args = ["train", "colornet", "--images", str(folder), *FEW]
+    assert main([*args, "--hue", "0", "--out", str(tmp_path / "h.pt")]) == 0
+    assert "hue turns p 0.0" in json.loads((tmp_path / "h.json").read_text())["data"]
+    capsys.readouterr()
+    assert main([*args, "--hue", "1.5", "--out", str(tmp_path / "bad.pt")]) == 2
+    err = capsys.readouterr().err
+    assert "hue must be a probability" in err and err.count("\n") == 1 and not (tmp_path / "bad.pt").exists()
