@@ -190,12 +190,20 @@ class ColorNet(nn.Module):
         """x (B, in_channels, H, W), "dec" normalisation (module docstring) -> P_ab (B, 2, H, W)."""
         checks.net_input(x, self.in_channels)
         H, W = x.shape[-2:]
-        pad_h, pad_w = -H % MULTIPLE, -W % MULTIPLE
         l_at = self.in_channels - 3 if self.in_channels > 1 else 0  # T_L - 50 (module docstring)
         ab_in, T_L = x[:, -2:], x[:, l_at:l_at + 1] + 50.0
-        x = x * self.scale.to(x.dtype)
-        if pad_h or pad_w:
-            x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+        y = self.out(self.trunk(x * self.scale.to(x.dtype)))[..., :H, :W]
+        if self.residual:
+            y = y + torch.atanh((ab_in / OUT_SCALE).clamp(-0.999, 0.999))
+        P_ab = OUT_SCALE * torch.tanh(y)
+        return guided_layer(P_ab, T_L, self.guided) if self.guided else P_ab
+
+    def trunk(self, x: Tensor) -> Tensor:
+        """The U-Net's last feature map (B, c, H', W') of a scaled input x (B, in_channels, H, W), padded to
+        H', W', multiples of ``MULTIPLE``; ``out`` turns it into P_ab."""
+        H, W = x.shape[-2:]
+        if -H % MULTIPLE or -W % MULTIPLE:
+            x = F.pad(x, (0, -W % MULTIPLE, 0, -H % MULTIPLE), mode="replicate")
         f1 = self.block1(x)
         f2 = self.block2(f1[..., ::2, ::2])
         f3 = self.block3(f2[..., ::2, ::2])
@@ -203,12 +211,7 @@ class ColorNet(nn.Module):
         f7 = self.block7(self.block6(self.block5(f4)))
         f8 = self.block8(self.up8(f7) + self.short8(f3))
         f9 = self.block9(self.up9(f8) + self.short9(f2))
-        f10 = self.block10(self.up10(f9) + self.short10(f1))
-        y = self.out(f10)[..., :H, :W]
-        if self.residual:
-            y = y + torch.atanh((ab_in / OUT_SCALE).clamp(-0.999, 0.999))
-        P_ab = OUT_SCALE * torch.tanh(y)
-        return guided_layer(P_ab, T_L, self.guided) if self.guided else P_ab
+        return self.block10(self.up10(f9) + self.short10(f1))
 
     def extra_repr(self) -> str:
         return f"in_channels={self.in_channels}, width={self.width}, residual={self.residual}, guided={self.guided}"

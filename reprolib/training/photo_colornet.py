@@ -111,15 +111,17 @@ def _rotate(ab: torch.Tensor, c: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
     return torch.cat((c * ab[:, :1] - s * ab[:, 1:], s * ab[:, :1] + c * ab[:, 1:]), dim=1)
 
 
-def sample(cache: dict, n: int, size: int, hue: float, g: torch.Generator) -> dict:
-    """``n`` augmented pairs from the cache (module docstring), sims back to cosines, all float32."""
+def sample(cache: dict, n: int, size: int, hue: float, g: torch.Generator,
+           ab_keys: tuple[str, ...] = ("T_ab", "R_ab_w", "T_ab_w")) -> dict:
+    """``n`` augmented pairs from the cache (module docstring), sims back to cosines, all float32; every map
+    of the cache is cropped and flipped alike, and the a*b* maps ``ab_keys`` turned alike."""
     H = cache["sims"].shape[-1]
     idx = torch.randint(0, cache["sims"].shape[0], (n,), generator=g)
-    parts = {k: [] for k in CACHE_KEYS}
+    parts = {k: [] for k in cache}
     for i in idx.tolist():
         y, x = torch.randint(0, H - size + 1, (2,), generator=g).tolist()
         flip = bool(torch.rand((), generator=g) < 0.5)
-        for k in CACHE_KEYS:
+        for k in cache:
             v = cache[k][i, :, y:y + size, x:x + size].float()
             parts[k].append(v.flip(-1) if flip else v)
     b = {k: torch.stack(v) for k, v in parts.items()}
@@ -127,11 +129,12 @@ def sample(cache: dict, n: int, size: int, hue: float, g: torch.Generator) -> di
     turn = torch.rand(n, 1, 1, 1, generator=g) < hue
     angle = torch.where(turn, torch.rand(n, 1, 1, 1, generator=g) * 2 * math.pi - math.pi, torch.zeros(n, 1, 1, 1))
     rows = turn.flatten().nonzero().flatten()
-    if len(rows):  # the same rotation for the three ab maps of a pair, then one gamut fit (chroma cut, L* kept)
-        keys = ("T_ab", "R_ab_w", "T_ab_w")
+    if len(rows):  # the same rotation for the ab maps of a pair, then one gamut fit (chroma cut, L* kept)
+        keys = ab_keys
         c, s = angle[rows].cos(), angle[rows].sin()
-        lab = torch.cat((b["T_L"][rows].repeat(3, 1, 1, 1), torch.cat([_rotate(b[k][rows], c, s) for k in keys])), 1)
-        for k, ab in zip(keys, color.fit_to_gamut(lab, iters=6)[:, 1:].chunk(3)):
+        lab = torch.cat((b["T_L"][rows].repeat(len(keys), 1, 1, 1),
+                         torch.cat([_rotate(b[k][rows], c, s) for k in keys])), 1)
+        for k, ab in zip(keys, color.fit_to_gamut(lab, iters=6)[:, 1:].chunk(len(keys))):
             b[k][rows] = ab
     return b
 
