@@ -130,11 +130,10 @@ def sample(cache: dict, n: int, size: int, hue: float, g: torch.Generator,
     angle = torch.where(turn, torch.rand(n, 1, 1, 1, generator=g) * 2 * math.pi - math.pi, torch.zeros(n, 1, 1, 1))
     rows = turn.flatten().nonzero().flatten()
     if len(rows):  # the same rotation for the ab maps of a pair, then one gamut fit (chroma cut, L* kept)
-        keys = ab_keys
         c, s = angle[rows].cos(), angle[rows].sin()
-        lab = torch.cat((b["T_L"][rows].repeat(len(keys), 1, 1, 1),
-                         torch.cat([_rotate(b[k][rows], c, s) for k in keys])), 1)
-        for k, ab in zip(keys, color.fit_to_gamut(lab, iters=6)[:, 1:].chunk(len(keys))):
+        lab = torch.cat((b["T_L"][rows].repeat(len(ab_keys), 1, 1, 1),
+                         torch.cat([_rotate(b[k][rows], c, s) for k in ab_keys])), 1)
+        for k, ab in zip(ab_keys, color.fit_to_gamut(lab, iters=6)[:, 1:].chunk(len(ab_keys))):
             b[k][rows] = ab
     return b
 
