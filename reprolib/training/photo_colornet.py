@@ -114,7 +114,8 @@ def _rotate(ab: torch.Tensor, c: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
 def sample(cache: dict, n: int, size: int, hue: float, g: torch.Generator,
            ab_keys: tuple[str, ...] = ("T_ab", "R_ab_w", "T_ab_w")) -> dict:
     """``n`` augmented pairs from the cache (module docstring), sims back to cosines, all float32; every map
-    of the cache is cropped and flipped alike, and the a*b* maps ``ab_keys`` turned alike."""
+    of the cache is cropped and flipped alike, and the a*b* maps ``ab_keys`` turned alike. The draws come from
+    ``g`` (a CPU generator); the batch is made where the cache is."""
     H = cache["sims"].shape[-1]
     idx = torch.randint(0, cache["sims"].shape[0], (n,), generator=g)
     parts = {k: [] for k in cache}
@@ -130,6 +131,8 @@ def sample(cache: dict, n: int, size: int, hue: float, g: torch.Generator,
     angle = torch.where(turn, torch.rand(n, 1, 1, 1, generator=g) * 2 * math.pi - math.pi, torch.zeros(n, 1, 1, 1))
     rows = turn.flatten().nonzero().flatten()
     if len(rows):  # the same rotation for the ab maps of a pair, then one gamut fit (chroma cut, L* kept)
+        device = b["T_L"].device
+        rows, angle = rows.to(device), angle.to(device)
         c, s = angle[rows].cos(), angle[rows].sin()
         lab = torch.cat((b["T_L"][rows].repeat(len(ab_keys), 1, 1, 1),
                          torch.cat([_rotate(b[k][rows], c, s) for k in ab_keys])), 1)
