@@ -1,4 +1,4 @@
-"""A colorization net that chooses among the warps of several matchers, on validation photos, never the held-out ones.
+"""A colorization net that chooses among the warps of several matchers, on validation photos (held-out: --heldout).
 
 The shipped photo ColorNet reads one warp, R'_ab of the ``PHOTO_FIELD`` hypercolumn, and ends level with R'_ab
 smoothed along T_L (notebook 05). Here the net reads K warps of the same reference, R'_ab^k = R_ab(phi^k_T->R(p)),
@@ -14,14 +14,16 @@ what no filter of one warp can. Deviation from DEC: its sub-net reads one warp a
 (DEC's loss, and the default, is smooth L1 on a*b*).
 Trained (real branch, against the target's own colours, crops, flips, hue turns with probability ``--hue``) on
 pairs of views of the training photos less ``VALIDATION``, and measured on ``other_view_pairs(VALIDATION,
---n-per)`` against each warp alone, raw and smoothed, and their median. ``--cache FILE`` keeps the matched pairs
+--n-per)`` against each warp alone, raw and smoothed, and their median. ``--heldout`` trains on every training
+photo and measures on the study's held-out pairs, ``other_view_pairs(HELDOUT_PHOTOS, 4)``, instead: for a setting
+already chosen on validation, run once. ``--cache FILE`` keeps the matched pairs
 (about 0.8 GB at 48 pairs per image) for the next run.
 Measures and prints markdown; asserts nothing. On 2 cores: matching the pairs about 15 minutes with the student
 (most of it the stride-2 field), more than 45 with VGG-16; then about 4 minutes per net. ``--device cuda`` runs
 the matching and the nets on a GPU. Figures: notebook 05, "A net that chooses among matchers".
 Usage:
     python benchmarks/ablate_photo_candidates.py [--features photo] [--all-sims] [--smoothed] [--loss smooth_l1]
-        [--steps 1200] [--batch 8] [--width 0.125] [--seeds 0 1] [--hue 1] [--device cpu] [--cache FILE]
+        [--steps 1200] [--batch 8] [--width 0.125] [--seeds 0 1] [--hue 1] [--device cpu] [--cache FILE] [--heldout]
 """
 from __future__ import annotations
 
@@ -40,7 +42,7 @@ from reprolib.colorization.smoothing import RADIUS, guided_layer, smooth_ab
 from reprolib.core import color, files
 from reprolib.training import loop
 from reprolib.training.photo_colornet import sample
-from reprolib.world.photo_views import CROP, other_view_pairs, random_views, train_photos
+from reprolib.world.photo_views import CROP, HELDOUT_PHOTOS, other_view_pairs, random_views, train_photos
 
 FIELDS = (PHOTO_FIELD, ("relu2_1", "relu3_1", "relu4_1"), ("relu4_1", "relu5_1"))
 WARPS = tuple(f"W{k}" for k in range(len(FIELDS)))
@@ -120,16 +122,17 @@ def train(cache: dict, steps: int, seed: int, hue: float, width: float, batch: i
     return net.eval()
 
 
-def caches(extractor, fit: list[str], pairs_per_image: int, n_per: int, all_sims: bool = False) -> tuple[dict, dict]:
-    """The training cache (``pairs_per_image`` pairs of views of each photo of ``fit``) and the validation
-    pairs (float32, sims as cosines)."""
+def caches(extractor, fit: list[str], pairs_per_image: int, n_per: int, all_sims: bool = False,
+           measure: tuple[str, ...] = VALIDATION) -> tuple[dict, dict]:
+    """The training cache (``pairs_per_image`` pairs of views of each photo of ``fit``) and the measured
+    pairs, ``n_per`` of each photo of ``measure`` (float32, sims as cosines)."""
     g = torch.Generator().manual_seed(0)
     parts = []
     for name in fit:
         views = random_views(name, pairs_per_image, g, crop=CROP, short=max(CROP * 4 // 3, CROP + 32), hue=False)
         parts.append(candidates(extractor, views.T_lab, views.R_lab, all_sims))
     cache = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
-    pairs = other_view_pairs(VALIDATION, n_per)
+    pairs = other_view_pairs(measure, n_per)
     val = {k: v.float() for k, v in candidates(extractor, pairs.T_lab, pairs.R_lab, all_sims).items()}
     val["sims"] = val["sims"] / 255.0
     return cache, val
@@ -162,18 +165,23 @@ def main() -> None:
     parser.add_argument("--smoothed", action="store_true", help="the smoothed warps as more candidates")
     parser.add_argument("--cache", type=Path, help="keep the matched pairs in this file and reuse them if there")
     parser.add_argument("--pairs-per-image", type=int, default=48, help="(default: %(default)s)")
-    parser.add_argument("--n-per", type=int, default=8, help="validation pairs per photo (default: %(default)s)")
+    parser.add_argument("--n-per", type=int, help="measured pairs per photo (default: 8, 4 with --heldout)")
+    parser.add_argument("--heldout", action="store_true",
+                        help="train on every training photo, measure on the study's held-out pairs (run once)")
     args = parser.parse_args()
     extractor = load_extractor(args.features).to(args.device)
-    fit = [name for name in train_photos() if name not in VALIDATION]
-    key = (extractor.extractor, fit, args.pairs_per_image, args.n_per, args.all_sims, FIELDS)
+    if args.heldout:
+        fit, measure, n_per = train_photos(), HELDOUT_PHOTOS, args.n_per or 4
+    else:
+        fit, measure, n_per = [name for name in train_photos() if name not in VALIDATION], VALIDATION, args.n_per or 8
+    key = (extractor.extractor, fit, args.pairs_per_image, measure, n_per, args.all_sims, FIELDS)
     if args.cache and args.cache.exists():
         saved = torch.load(args.cache, weights_only=True)
         if saved["key"] != repr(key):
             raise SystemExit(f"{args.cache} holds other pairs ({saved['key']}); delete it or name another file")
         cache, val = saved["cache"], saved["val"]
     else:
-        cache, val = caches(extractor, fit, args.pairs_per_image, args.n_per, args.all_sims)
+        cache, val = caches(extractor, fit, args.pairs_per_image, n_per, args.all_sims, measure)
         if args.cache:
             files.atomic_write(args.cache, lambda tmp: torch.save({"key": repr(key), "cache": cache, "val": val}, tmp))
     if args.smoothed:
@@ -182,8 +190,8 @@ def main() -> None:
     print(f"features {extractor.extractor}; fields {' | '.join('+'.join(f) for f in FIELDS)}; candidates "
           f"{', '.join(candidate_keys(val))}; sims of {'every field' if args.all_sims else 'the first field'}; "
           f"trained on {len(fit)} photos ({len(cache['T_L'])} pairs), {args.steps} steps of {args.batch}, "
-          f"width {args.width}, hue {args.hue}, loss {args.loss}; validation: {', '.join(VALIDATION)}, "
-          f"{args.n_per} pairs each; mean CIEDE2000\n")
+          f"width {args.width}, hue {args.hue}, loss {args.loss}; measured on {', '.join(measure)}, "
+          f"{n_per} pairs each{' (held out)' if args.heldout else ' (validation)'}; mean CIEDE2000\n")
     print("| | raw | smoothed (median + guided) |")
     print("|---|---:|---:|")
     for k, field in zip(WARPS, FIELDS):
