@@ -140,7 +140,7 @@ def caches(extractor, fit: list[str], pairs_per_image: int, n_per: int, all_sims
 
 @torch.no_grad()
 def choose_all(net: Chooser, val: dict) -> torch.Tensor:
-    """The net's P_ab of every validation pair, one at a time, on the CPU."""
+    """The net's P_ab of every measured pair (validation or held out), one at a time, back on the CPU."""
     device, keys = next(net.parameters()).device, candidate_keys(val)
     return torch.cat([net.choose(val["T_L"][i:i + 1].to(device), [val[k][i:i + 1].to(device) for k in keys],
                                  val["sims"][i:i + 1].to(device)).cpu() for i in range(len(val["T_L"]))])
