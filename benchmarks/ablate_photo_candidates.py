@@ -19,7 +19,7 @@ photo and measures on the study's held-out pairs, ``other_view_pairs(HELDOUT_PHO
 already chosen on validation, run once. ``--cache FILE`` keeps the matched pairs
 (about 0.8 GB at 48 pairs per image) for the next run.
 Measures and prints markdown; asserts nothing. On 2 cores: matching the pairs about 15 minutes with the student
-(most of it the stride-2 field), more than 45 with VGG-16; then about 4 minutes per net. ``--device cuda`` runs
+(most of it the stride-2 field), about 30 with VGG-16; then about 4 minutes per net. ``--device cuda`` runs
 the matching and the nets on a GPU. Figures: notebook 05, "A net that chooses among matchers".
 Usage:
     python benchmarks/ablate_photo_candidates.py [--features photo] [--all-sims] [--smoothed] [--loss smooth_l1]
