@@ -123,3 +123,20 @@ def test_hue_sets_the_share_of_turned_pairs(tmp_path, folder, capsys):
     assert main([*args, "--hue", "1.5", "--out", str(tmp_path / "bad.pt")]) == 2
     err = capsys.readouterr().err
     assert "hue must be a probability" in err and err.count("\n") == 1 and not (tmp_path / "bad.pt").exists()
+
+
+def test_sample_turns_the_named_ab_maps_alike_and_leaves_the_others():
+    """Every map of the cache is cropped and flipped alike; the a*b* maps named in ab_keys get the pair's turn,
+    the others keep their colours; extra maps do not change the draws."""
+    g = torch.Generator().manual_seed(0)
+    cache = {k: torch.rand(4, 1 if k in ("sims", "T_L") else 2, 24, 24, generator=g) * 40 + 30
+             for k in photo_colornet.CACHE_KEYS}
+    cache["sims"] = cache["sims"].to(torch.uint8)
+    plain = photo_colornet.sample(cache, 6, 16, 1.0, torch.Generator().manual_seed(1))
+    kept = photo_colornet.sample(cache, 6, 16, 0.0, torch.Generator().manual_seed(1))
+    more = cache | {"W": cache["T_ab"].clone(), "V": cache["T_ab"].clone()}
+    b = photo_colornet.sample(more, 6, 16, 1.0, torch.Generator().manual_seed(1),
+                              ab_keys=(*photo_colornet.CACHE_KEYS[2:], "W"))
+    assert torch.equal(b["T_ab"], plain["T_ab"]) and torch.equal(b["R_ab_w"], plain["R_ab_w"])
+    assert torch.equal(b["W"], b["T_ab"])
+    assert torch.equal(b["V"], kept["T_ab"]) and not torch.allclose(b["V"], b["T_ab"])
