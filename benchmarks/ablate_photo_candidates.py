@@ -194,9 +194,9 @@ def main() -> None:
           f"{n_per} pairs each{' (held out)' if args.heldout else ' (validation)'}; mean CIEDE2000\n")
     print("| | raw | smoothed (median + guided) |")
     print("|---|---:|---:|")
-    for k, field in zip(WARPS, FIELDS):
-        print(f"| R'_ab of {'+'.join(field)} | {delta_e(T_L, T_ab, val[k]):.3f} | "
-              f"{delta_e(T_L, T_ab, smooth_ab(val[k], T_L)):.3f} |")
+    for k, smoothed, field in zip(WARPS, SMOOTHED, FIELDS):
+        S = val[smoothed] if smoothed in val else smooth_ab(val[k], T_L)  # computed once with --smoothed
+        print(f"| R'_ab of {'+'.join(field)} | {delta_e(T_L, T_ab, val[k]):.3f} | {delta_e(T_L, T_ab, S):.3f} |")
     median = torch.stack([val[k] for k in WARPS]).median(0).values
     print(f"| median of the {len(WARPS)} warps | {delta_e(T_L, T_ab, median):.3f} | "
           f"{delta_e(T_L, T_ab, smooth_ab(median, T_L)):.3f} |")
