@@ -106,13 +106,15 @@ class Matched(NamedTuple):
 @torch.no_grad()
 def match(model, T_L: Tensor, R_L: Tensor, R_ab: Tensor, layers: Sequence[str] | None = None,
           field_layer: str | Sequence[str] = FIELD_LAYER, chunk: int = DEFAULT_CHUNK, method: str = "exact",
-          iters: int = C2F_ITERS, tau: float = ATTENTION_TAU, mirror: bool = False, maps: bool = True) -> Matched:
+          iters: int = C2F_ITERS, tau: float = ATTENTION_TAU, mirror: bool = False, maps: bool = True,
+          fast: bool = False) -> Matched:
     """The similarity sub-net end to end: gray-VGG pyramids of T_L and R_L (B, 1, H, W), the fields
     phi_T->R and phi_R->T upsampled to pixels, R'_ab = warp(R_ab, phi_T->R) and the similarity maps.
 
     method "exact": exact cosine NN on ``field_layer`` (default relu3_1), stride 4; several layers
     (e.g. ``PHOTO_FIELD``) are matched as :func:`hypercolumns` on the grid of the finest, and ``mirror``
-    adds the mirrored reference as candidates (:func:`exact_nn_mirrored`, one more gray-VGG pass).
+    adds the mirrored reference as candidates (:func:`exact_nn_mirrored`, one more gray-VGG pass);
+    ``fast`` compares a hypercolumn's cosines in bfloat16 (:func:`exact_nn`).
     method "patchmatch": DEC's route, :func:`coarse_to_fine_bidirectional` PatchMatch over
     ``PATCHMATCH_LAYERS`` (relu5_1 -> relu2_1 as in DEC; ``iters`` per layer; ``field_layer`` ignored), the
     relu2_1 field upsampled x2. method "attention": VID's route,
@@ -141,10 +143,10 @@ def match(model, T_L: Tensor, R_L: Tensor, R_ab: Tensor, layers: Sequence[str] |
         hR = hypercolumns(fR, field, tuple(fR[finest].shape[-2:]))
         if mirror:
             flipped = {k: v.flip(-1) for k, v in model(R_L.flip(-1), field).items()}
-            phi_TR, _ = exact_nn_mirrored(hT, hR, hypercolumns(flipped, field, tuple(hR.shape[-2:])), chunk)
+            phi_TR, _ = exact_nn_mirrored(hT, hR, hypercolumns(flipped, field, tuple(hR.shape[-2:])), chunk, fast)
         else:
-            phi_TR, _ = exact_nn(hT, hR, chunk)
-        phi_RT, _ = exact_nn(hR, hT, chunk)
+            phi_TR, _ = exact_nn(hT, hR, chunk, fast)
+        phi_RT, _ = exact_nn(hR, hT, chunk, fast)
     elif method == "patchmatch":
         fwd, bwd = coarse_to_fine_bidirectional(fT, fR, PATCHMATCH_LAYERS, iters=iters)
         phi_TR, phi_RT, s = fwd[PATCHMATCH_LAYERS[-1]], bwd[PATCHMATCH_LAYERS[-1]], model.stride(PATCHMATCH_LAYERS[-1])

@@ -62,7 +62,7 @@ def identity_field(h: int, w: int, batch: int = 1, device=None) -> Tensor:
 
 
 @torch.no_grad()
-def exact_nn(F_T: Tensor, F_R: Tensor, chunk: int = DEFAULT_CHUNK) -> tuple[Tensor, Tensor]:
+def exact_nn(F_T: Tensor, F_R: Tensor, chunk: int = DEFAULT_CHUNK, fast: bool = False) -> tuple[Tensor, Tensor]:
     """Exact cosine nearest neighbour of every target position among all reference positions.
 
         phi_T->R(p) = argmax_q cos(F_T(p), F_R(q)),      sim(p) = max_q cos(F_T(p), F_R(q))
@@ -71,6 +71,9 @@ def exact_nn(F_T: Tensor, F_R: Tensor, chunk: int = DEFAULT_CHUNK) -> tuple[Tens
     Target positions are processed ``chunk`` at a time (fewer where chunk x h' w' would pass ``BLOCK``,
     64 MB) and batch items one at a time, so memory stays bounded; the time is h w x h' w' x C
     multiply-adds (:func:`exact_cost`). Ties go to the first reference position in raster order.
+    ``fast``: the cosines in bfloat16 (about 3 times faster on a CPU with AVX-512 bf16; the same argmax up
+    to near-ties: on the validation photos 81 % of phi_T->R of a stride-2 field is the same, and R'_ab
+    smoothed measured 3.580 against 3.560 CIEDE2000 in float32, see :mod:`reprolib.colorization.chooser`).
 
     Returns phi (B, 2, h, w) int64 (y, x) indices into the h' x w' grid, and sim (B, h, w) in [-1, 1].
     """
@@ -80,6 +83,8 @@ def exact_nn(F_T: Tensor, F_R: Tensor, chunk: int = DEFAULT_CHUNK) -> tuple[Tens
     w_R = F_R.shape[-1]
     ft = F.normalize(F_T.flatten(2), dim=1, eps=EPS)  # (B, C, N)
     fr = F.normalize(F_R.flatten(2), dim=1, eps=EPS)  # (B, C, M)
+    if fast:
+        ft, fr = ft.bfloat16(), fr.bfloat16()
     chunk = rows_per_block(chunk, fr.shape[-1])
     index = torch.empty(B, h * w, dtype=torch.long, device=F_T.device)
     best = torch.empty(B, h * w, dtype=F_T.dtype, device=F_T.device)
@@ -87,7 +92,8 @@ def exact_nn(F_T: Tensor, F_R: Tensor, chunk: int = DEFAULT_CHUNK) -> tuple[Tens
         frb = fr[b]
         for i in range(0, h * w, chunk):
             s = ft[b, :, i:i + chunk].T @ frb  # (k, M)
-            best[b, i:i + chunk], index[b, i:i + chunk] = s.max(dim=1)
+            value, index[b, i:i + chunk] = s.max(dim=1)
+            best[b, i:i + chunk] = value
     phi = torch.stack((index // w_R, index % w_R), dim=1).view(B, 2, h, w)
     return phi, best.view(B, h, w)
 
@@ -129,7 +135,7 @@ def hypercolumns(feats: dict[str, Tensor], layers: tuple[str, ...], grid: tuple[
 
 
 def exact_nn_mirrored(F_T: Tensor, F_R: Tensor, F_R_mirrored: Tensor,
-                      chunk: int = DEFAULT_CHUNK) -> tuple[Tensor, Tensor]:
+                      chunk: int = DEFAULT_CHUNK, fast: bool = False) -> tuple[Tensor, Tensor]:
     """:func:`exact_nn` with every reference position a candidate twice: as seen (F_R) and mirrored
     (F_R_mirrored = the features of flip(R), flipped back onto R's grid), so that a reference whose objects
     face the other way still matches. phi_T->R indexes R's grid either way (R'_ab = R_ab(phi(p)))."""
@@ -137,7 +143,7 @@ def exact_nn_mirrored(F_T: Tensor, F_R: Tensor, F_R_mirrored: Tensor,
     _, F_M = checks.feature_pair(F_T, F_R_mirrored)
     if F_M.shape != F_R.shape:
         raise ValueError(f"F_R_mirrored {tuple(F_M.shape)} must have F_R's shape {tuple(F_R.shape)}")
-    phi, sim = exact_nn(F_T, torch.cat((F_R, F_M), dim=-1), chunk)
+    phi, sim = exact_nn(F_T, torch.cat((F_R, F_M), dim=-1), chunk, fast)
     phi[:, 1] %= F_R.shape[-1]
     return phi, sim
 
