@@ -1,20 +1,23 @@
 """Every model that can be loaded here, from the registry enums beside the networks (``python -m reprolib
 models``): the gray-VGGs (``colorization.extractors.GrayVGGWeights``), the ColorNets
-(``colorization.colornet.ColorNetWeights``), the insertion generators (``insertion.nets.InsertionWeights``),
-the colour classifier (``training.colour_classifier.ColourClassifierWeights``), and the local VGG file named
-by ``$REPROLIB_VGG_WEIGHTS`` when it is set.
+(``colorization.colornet.ColorNetWeights``), the Choosers (``colorization.chooser.ChooserWeights``), the
+insertion generators (``insertion.nets.InsertionWeights``), the colour classifier
+(``training.colour_classifier.ColourClassifierWeights``), and the local VGG file named by
+``$REPROLIB_VGG_WEIGHTS`` when it is set.
 """
 from __future__ import annotations
 
 import os
 
+from .colorization.chooser import ChooserWeights
 from .colorization.colornet import ColorNetWeights
 from .colorization.extractors import GrayVGGWeights, local_weights
 from .core.weights import Weights, WeightsEnum, read_provenance
 from .insertion.nets import InsertionWeights
 from .training.colour_classifier import ColourClassifierWeights
 
-ENUMS: tuple[type[WeightsEnum], ...] = (GrayVGGWeights, ColorNetWeights, InsertionWeights, ColourClassifierWeights)
+ENUMS: tuple[type[WeightsEnum], ...] = (GrayVGGWeights, ColorNetWeights, ChooserWeights, InsertionWeights,
+                                        ColourClassifierWeights)
 
 
 def all_weights() -> list[Weights]:
