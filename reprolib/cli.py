@@ -1,5 +1,5 @@
 """Command line: ``python -m reprolib colorize TARGET --reference REF --output OUT``, ``reproduce``,
-``train grayvgg|colornet|insertion|classifier``, ``models``, ``download NAME``.
+``train grayvgg|colornet|chooser|insertion|classifier``, ``models``, ``download NAME``.
 
 Errors a user can cause (bad paths, bad images, missing weights) end with one line on stderr and a
 non-zero exit status, not a traceback (set REPROLIB_TRACEBACK=1 to see one).
@@ -87,6 +87,22 @@ def _train_colornet(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_chooser(args: argparse.Namespace) -> int:
+    from .training import chooser
+
+    out = _new_output(args.out, args.force, "(the old file stays until the run ends)")
+    metrics = chooser.train(out, steps=args.steps, batch_size=args.batch_size, seed=args.seed, width=args.width,
+                            lr=args.lr, features=args.features, images=args.images, hue=args.hue,
+                            extra_images=args.extra_images or "", pairs_per_image=args.pairs_per_image,
+                            eval_n=min(args.eval_n, 4), **_loop_options(args))
+    if "sha256" not in metrics:  # a rank > 0 of a torchrun launch: rank 0 writes and reports
+        return 0
+    print(f"wrote {out} and {out.with_suffix('.json')}: held-out CIEDE2000 {metrics.get('heldout_delta_e2000')} "
+          f"(R'_ab smoothed {metrics.get('heldout_delta_e2000_warped_reference_smoothed')}) after "
+          f"{metrics['steps']} steps in {metrics['seconds']} s")
+    return 0
+
+
 def _train_insertion(args: argparse.Namespace) -> int:
     from .training import insertion
 
@@ -144,12 +160,13 @@ def _colorize(args: argparse.Namespace) -> int:
     target, reference = load_image(args.target), load_image(args.reference)
     result = colorize(target, reference, features=args.features, size=args.size, method=args.method,
                       smoothing=args.smoothing, allow_mismatch=args.allow_feature_mismatch,
-                      colornet=args.colornet, device=args.device, maps=args.colornet or intermediates is not None)
+                      colornet=args.colornet, device=args.device, maps=args.colornet or intermediates is not None,
+                      chooser=args.chooser)
     save_image(result.rgb, out, force=args.force)
     if result.note:
         print(f"note: {result.note}", file=sys.stderr)
     print(f"wrote {out} ({result.rgb.shape[2]} x {result.rgb.shape[1]}) in {result.seconds:.2f} s "
-          f"(matching: {result.method}, gray-VGG: {result.features}, ColorNet: {result.colornet}, "
+          f"(matching: {result.method}, gray-VGG: {result.features}, net: {result.colornet}, "
           f"smoothing: {result.smoothing})")
     if intermediates is not None:
         _save_intermediates(result, intermediates)
@@ -255,10 +272,14 @@ def build_parser() -> argparse.ArgumentParser:
                           "(default: %(default)s)")
     col.add_argument("--smoothing", choices=FILTERS, default=None,
                      help=f"edge-aware smoothing of a*b* along the target's luminance (default: {DEFAULT_FILTER}; "
-                          f"none after a ColorNet with its own guided filter layer)")
+                          f"none after the Chooser or a ColorNet with its own guided filter layer)")
+    col.add_argument("--chooser", action=argparse.BooleanOptionalAction, default=None,
+                     help="the net that chooses per pixel among the warps of three matchers, the measured best on "
+                          "held-out photos (default: on where the gray-VGG has a shipped Chooser and the exact "
+                          "route fits, else R'_ab smoothed; --no-chooser: R'_ab smoothed)")
     col.add_argument("--colornet", action=argparse.BooleanOptionalAction, default=DEFAULT_COLORNET,
-                     help="run the colorization sub-net on R'_ab and the similarity maps (default: off, R'_ab "
-                          "smoothed: on held-out photos the photo ColorNets did not beat it)")
+                     help="run DEC's colorization sub-net on one R'_ab and its similarity maps instead (default: off: "
+                          "on held-out photos the photo ColorNets did not beat R'_ab smoothed)")
     col.add_argument("--allow-feature-mismatch", action="store_true",
                      help="run a ColorNet on the maps of a gray-VGG it was not trained on (with a warning)")
     col.add_argument("--save-intermediates", metavar="DIR",
@@ -344,6 +365,25 @@ def build_parser() -> argparse.ArgumentParser:
                          "learn usual colours, which needs many photos (default: %(default)s)")
     cn.add_argument("--fresh-pairs", action="store_true",
                     help="photographs: match new pairs every step instead of caching them (large image folders)")
+
+    ch = _trainer(train, "chooser", "the net that chooses among the warps of three matchers, on photographs",
+                  "checkpoints/chooser.pt", 1200, 8, "pairs per step, over all processes", _train_chooser)
+    ch.add_argument("--features", default="photo",
+                    help="the gray-VGG whose warps and maps the net learns, a --features choice of colorize "
+                         "(default: %(default)s)")
+    ch.add_argument("--images", default="shipped",
+                    help="an image folder (ImageNet-style or flat), or 'shipped' for the shipped training photos "
+                         "(the held-out ones never) (default: %(default)s)")
+    ch.add_argument("--extra-images", default=None, help="a second image folder whose images are added to --images")
+    ch.add_argument("--pairs-per-image", type=int, default=48,
+                    help="pairs of two views drawn from each image, matched once (default: %(default)s)")
+    ch.add_argument("--width", type=float, default=0.125, help="width multiplier of DEC's net (default: %(default)s)")
+    ch.add_argument("--lr", type=float, default=1e-3, help="peak Adam learning rate (default: %(default)s)")
+    ch.add_argument("--hue", type=float, default=1.0,
+                    help="probability of one random a*b* rotation per training pair (default: %(default)s)")
+    ch.add_argument("--eval-n", type=int, default=4,
+                    help="held-out pairs per held-out photo for the final CIEDE2000 (0: skip; at most 4; "
+                         "default: %(default)s)")
 
     ins = _trainer(train, "insertion", "the insertion GAN of Inserting Videos into Videos, in miniature",
                    "checkpoints/insertion.pt", 300, 12, "fake pairs per step, and as many real pairs", _train_insertion)

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from reprolib.core.weights import load_checkpoint, sha256_file
-from reprolib.training import colornet, colour_classifier, distill, grayvgg, insertion, loop, photo_colornet
+from reprolib.training import chooser, colornet, colour_classifier, distill, grayvgg, insertion, loop, photo_colornet
 
 TRAINERS = {
     "grayvgg": (grayvgg.train, dict(steps=5, batch_size=2, seed=3, size=32, widths=(4, 4, 8, 8, 8),
@@ -20,6 +20,7 @@ TRAINERS = {
     "colour_classifier": (colour_classifier.train, dict(steps=5, batch_size=2, size=32, width=4, heldout_n=4)),
     "photo_colornet": (photo_colornet.train, dict(steps=4, batch_size=2, size=32, crop=48, pairs_per_image=1,
                                                  features="small", eval_n=0, branches=("chrominance", "real"))),
+    "chooser": (chooser.train, dict(steps=4, batch_size=2, size=32, crop=48, pairs_per_image=1, eval_n=0)),
     "distill": (distill.train, dict(steps=5, batch_size=4, size=48, views=12, widths=(4, 8, 8, 8, 8), teacher="small")),
 }
 
@@ -165,7 +166,7 @@ def test_learning_rate_schedule():
     assert loop.state_path("a/b.pt").name == "b.state.pt"
 
 
-@pytest.mark.parametrize("name", [n for n in TRAINERS if n != "photo_colornet"])  # its device is a Config field
+@pytest.mark.parametrize("name", [n for n in TRAINERS if n not in ("photo_colornet", "chooser")])  # Config fields
 def test_an_explicit_device_moves_the_parts_and_changes_nothing_else(name, tmp_path):
     train, settings = TRAINERS[name]
     default = train(tmp_path / "default.pt", progress=False, **settings)

@@ -1,0 +1,193 @@
+"""Training the Chooser on photographs, for one feature extractor (``train chooser``).
+
+Pairs are two views of one training photo (``world.photo_views.random_views``: crops at scales 0.8-1.2,
+mirrored or not), matched once per hypercolumn of ``chooser.FIELDS`` with the gray-VGG ``features``
+(:func:`reprolib.colorization.chooser.match_fields`) and kept in memory: T_L, T_ab and the K warps R'_ab^k
+(float16), the K x 10 similarity maps (uint8). Each step draws a batch from that cache, augmented alike on
+all its maps (``photo_colornet.sample``: a random ``size`` crop, a flip, and with probability ``hue`` one
+rotation of a*b* for T_ab and every warp), and minimises smooth-L1(P_ab, T_ab): the photo ColorNet's real
+branch (the other view carries the target's own colours). Settings (every field's maps, hue 1, 1200 steps
+of 8, width 1/8) were chosen on two validation photos set aside from the training photos
+(``benchmarks/ablate_photo_candidates.py``; notebook 05); the final metrics are on the held-out photos.
+The loop (:mod:`.loop`) makes it resumable and data-parallel under torchrun (gloo on CPUs, nccl on GPUs).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+
+from ..colorization.chooser import FIELDS, Chooser, checkpoint_dict, match_fields
+from ..colorization.extractors import load_extractor
+from ..colorization.smoothing import smooth_ab
+from ..core import color
+from ..core.devices import device_of
+from ..world.photo_views import CROP, HELDOUT_PHOTOS, other_view_pairs, random_views
+from . import loop
+from .photo_colornet import sample, sources
+
+WARPS = tuple(f"W{k}" for k in range(len(FIELDS)))
+
+
+@dataclass
+class Config:
+    steps: int = 1200
+    batch_size: int = 8
+    size: int = 128  # training crop of the cached maps
+    crop: int = CROP  # the views' side (the protocol's 192)
+    width: float = 0.125
+    lr: float = 1e-3
+    hue: float = 1.0  # probability of a hue turn per pair
+    features: str = "photo"  # an extractors.load_extractor choice: whose warps and maps the net learns
+    images: str = "shipped"  # an image folder, or "shipped": the shipped training photos (never the held-out ones)
+    extra_images: str = ""
+    pairs_per_image: int = 48
+    seed: int = 0
+    eval_n: int = 4  # held-out "other view" pairs per held-out photo for the final metrics (0: skip)
+    device: str = "cpu"
+
+    def check(self) -> Config:
+        if self.steps < 1 or self.batch_size < 1 or self.pairs_per_image < 1 or not 16 <= self.size <= self.crop:
+            raise ValueError(f"steps, batch_size and pairs_per_image must be >= 1 and size in 16..crop, got "
+                             f"{self.steps}, {self.batch_size}, {self.pairs_per_image}, {self.size}")
+        if not 0.0 <= self.hue <= 1.0:
+            raise ValueError(f"hue must be a probability in 0..1, got {self.hue}")
+        if self.device not in ("cpu", "cuda"):
+            raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
+        return self
+
+
+@torch.no_grad()
+def match_cache(model, T_lab: torch.Tensor, R_lab: torch.Tensor) -> dict:
+    """The cached maps of pairs (N, 3, c, c): T_L, T_ab and the warps W0.. (float16), the sims of every
+    field as uint8 (255 clamp(s, 0, 1))."""
+    out: dict[str, list] = {k: [] for k in ("sims", "T_L", "T_ab", *WARPS)}
+    for i in range(len(T_lab)):
+        matched = match_fields(model, T_lab[i:i + 1, :1], R_lab[i:i + 1])
+        for key, m in zip(WARPS, matched):
+            out[key].append(m.R_ab_warped.half())
+        sims = torch.cat([m.sims for m in matched], 1)
+        out["sims"].append((sims.clamp(0, 1) * 255).round().to(torch.uint8))
+        out["T_L"].append(T_lab[i:i + 1, :1].half())
+        out["T_ab"].append(T_lab[i:i + 1, 1:].half())
+    return {k: torch.cat(v) for k, v in out.items()}
+
+
+def build_cache(cfg: Config, model, images: list) -> dict:
+    """``pairs_per_image`` pairs of every image, matched once (deterministic from the seed)."""
+    g = torch.Generator().manual_seed(cfg.seed)
+    parts = []
+    for source in images:
+        views = random_views(source, cfg.pairs_per_image, g, crop=cfg.crop, short=max(cfg.crop * 4 // 3, cfg.crop + 32),
+                             hue=False)
+        parts.append(match_cache(model, views.T_lab, views.R_lab))
+    return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+
+
+@dataclass
+class Parts:
+    net: Chooser
+    model: torch.nn.Module
+    opt: torch.optim.Optimizer
+    cache: dict
+    features: torch.nn.Module
+    g: torch.Generator
+    rank: int = 0
+    world: int = 1
+
+    def stateful(self) -> dict:
+        return {"model": self.net, "optimizer": self.opt, "sampler": loop.GeneratorState(self.g)}
+
+
+def build(cfg: Config) -> Parts:
+    rank, world, _ = loop.distributed("nccl" if cfg.device == "cuda" else "gloo")
+    if cfg.batch_size % world:
+        raise ValueError(f"batch_size {cfg.batch_size} must be divisible by the number of processes {world}")
+    device = torch.device(cfg.device if cfg.device == "cpu" else f"cuda:{rank % max(1, torch.cuda.device_count())}")
+    extractor = load_extractor(cfg.features)
+    cache = build_cache(cfg, extractor, sources(cfg.images, cfg.extra_images))
+    torch.manual_seed(cfg.seed)
+    net = Chooser(len(FIELDS), cache["sims"].shape[1], cfg.width).to(device).train()
+    model = torch.nn.parallel.DistributedDataParallel(net) if world > 1 else net
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    return Parts(net, model, opt, cache, extractor, torch.Generator().manual_seed(cfg.seed + 1), rank, world)
+
+
+def step(cfg: Config, parts: Parts, i: int) -> dict:
+    """One Adam step on this rank's slice of a cached, augmented batch."""
+    b = sample(parts.cache, cfg.batch_size, cfg.size, cfg.hue, parts.g, ab_keys=("T_ab", *WARPS))
+    share = slice(parts.rank * cfg.batch_size // parts.world, (parts.rank + 1) * cfg.batch_size // parts.world)
+    device = device_of(parts.net)
+    b = {k: v[share].to(device) for k, v in b.items()}
+    loop.set_lr(parts.opt, loop.warmup_cosine_lr(i, cfg.steps, cfg.lr, min(100, max(1, cfg.steps // 10))))
+    loss = F.smooth_l1_loss(parts.model(b["T_L"], [b[k] for k in WARPS], b["sims"]), b["T_ab"])
+    parts.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    value = loss.detach()
+    if parts.world > 1:
+        dist.all_reduce(value)
+        value /= parts.world
+    parts.opt.step()
+    return {"loss": value.item()}
+
+
+@torch.no_grad()
+def evaluate_chooser(net: Chooser | None, extractor, n_per: int = 4) -> float:
+    """Mean CIEDE2000 of (T_L, P_ab) against the photo's own colours on the held-out "other view" pairs
+    (``net=None``: the photo route's R'_ab smoothed along T_L)."""
+    pairs = other_view_pairs(HELDOUT_PHOTOS, n_per)
+    total = 0.0
+    for i in range(len(pairs)):
+        T, R = pairs.T_lab[i:i + 1], pairs.R_lab[i:i + 1]
+        matched = match_fields(extractor, T[:, :1], R, maps=net is not None)
+        ab = smooth_ab(matched[0].R_ab_warped, T[:, :1]) if net is None else net.choose_matched(T[:, :1], matched)
+        total += color.delta_e2000(torch.cat((T[:, :1], ab), 1), T).mean().item()
+    return total / len(pairs)
+
+
+def finish(cfg: Config, parts: Parts, history: list, rank: int) -> tuple[dict | None, dict]:
+    if rank > 0:
+        dist.barrier()
+        return None, {"rank": rank}
+    net = parts.net.cpu().eval()
+    tail = [h["loss"] for h in history][-50:]
+    metrics = {"steps": cfg.steps, "seed": cfg.seed, "pairs": parts.cache["sims"].shape[0], "world_size": parts.world,
+               "parameters": sum(p.numel() for p in net.parameters()), "features": parts.features.extractor,
+               "train_loss": round(sum(tail) / len(tail), 4)}
+    if cfg.eval_n:
+        for key, which in (("heldout_delta_e2000", net), ("heldout_delta_e2000_warped_reference_smoothed", None)):
+            metrics[key] = round(evaluate_chooser(which, parts.features, cfg.eval_n), 4)
+        metrics["heldout_pairs"] = f"other_view_pairs(HELDOUT_PHOTOS, {cfg.eval_n})"
+    return checkpoint_dict(net, **metrics), metrics
+
+
+def data(cfg: Config) -> str:
+    where = cfg.images if cfg.images != "shipped" else "the shipped training photos (photo_views.train_photos())"
+    if cfg.extra_images:
+        where += f" and {cfg.extra_images}"
+    return (f"{cfg.pairs_per_image} pairs of two views per image of {where}, matched once with {cfg.features} on "
+            f"{len(FIELDS)} hypercolumns (mirrored candidates); crops {cfg.size}, flips, hue turns p {cfg.hue}")
+
+
+TRAINER = loop.Trainer("chooser", build, step, finish, data)
+
+
+def train(out: str | os.PathLike, *, resume: bool = True, progress: bool = True, checkpoint_every: int = 100,
+          command: str | None = None, **settings) -> dict:
+    """Train a Chooser on photo pairs with ``Config(**settings)``; write ``out`` and its provenance."""
+    cfg = Config(**settings).check()
+    rank, world, joined = loop.distributed("nccl" if cfg.device == "cuda" else "gloo")
+    try:
+        extractor = load_extractor(cfg.features).extractor
+        metrics = loop.fit(TRAINER, cfg, out, command=command, resume=resume, progress=progress,
+                           checkpoint_every=checkpoint_every, rank=rank, features=extractor)
+        if world > 1 and rank == 0:
+            dist.barrier()
+    finally:
+        if joined:
+            dist.destroy_process_group()
+    return metrics
+

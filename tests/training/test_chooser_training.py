@@ -1,0 +1,71 @@
+"""Training the Chooser on photographs (reprolib.training.chooser): the CLI, the cache, torchrun."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from reprolib.cli import main
+from reprolib.colorization.chooser import FIELDS, load_chooser
+from reprolib.colorization.extractors import load_extractor
+from reprolib.core.photos import PHOTOS_DIR
+from reprolib.training import chooser
+from reprolib.world.photo_views import HELDOUT_PHOTOS, train_photos
+
+REPO = Path(__file__).resolve().parents[2]
+FEW = ["--steps", "2", "--batch-size", "2", "--pairs-per-image", "1", "--eval-n", "0", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """Two shipped training photos in a flat folder."""
+    root = tmp_path_factory.mktemp("chooser_photos")
+    for name in train_photos()[:2]:
+        shutil.copy(PHOTOS_DIR / name, root / name)
+    return root
+
+
+def test_the_cache_holds_every_fields_warp_and_maps():
+    g = torch.Generator().manual_seed(0)
+    T_lab = torch.cat((torch.rand(2, 1, 40, 40, generator=g) * 100, torch.randn(2, 2, 40, 40, generator=g) * 20), 1)
+    cache = chooser.match_cache(load_extractor("photo"), T_lab, T_lab.flip(-1))
+    assert set(cache) == {"sims", "T_L", "T_ab", *chooser.WARPS} and len(chooser.WARPS) == len(FIELDS)
+    assert cache["sims"].shape == (2, 10 * len(FIELDS), 40, 40) and cache["sims"].dtype == torch.uint8
+    assert cache["W0"].shape == (2, 2, 40, 40) and cache["W0"].dtype == torch.float16
+    assert not torch.equal(cache["W0"], cache["W1"])  # the matchers disagree somewhere
+
+
+def test_train_chooser_writes_a_loadable_net_with_its_provenance(tmp_path, folder, capsys):
+    assert main(["train", "chooser", "--images", str(folder), *FEW, "--out", str(tmp_path / "c.pt")]) == 0
+    net = load_chooser(tmp_path / "c.pt")
+    record = json.loads((tmp_path / "c.json").read_text())
+    assert net.features == record["features"] == "grayvgg_small_photo" and record["metrics"]["pairs"] == 2
+    assert str(folder) in record["data"] and "3 hypercolumns" in record["data"]
+    capsys.readouterr()
+    leaky = tmp_path / "leaky"
+    leaky.mkdir()
+    shutil.copy(PHOTOS_DIR / HELDOUT_PHOTOS[0], leaky / HELDOUT_PHOTOS[0])
+    assert main(["train", "chooser", "--images", str(leaky), *FEW, "--out", str(tmp_path / "bad.pt")]) == 2
+    err = capsys.readouterr().err
+    assert "held-out photos" in err and err.count("\n") == 1 and not (tmp_path / "bad.pt").exists()
+
+
+def test_torchrun_two_processes_match_one(tmp_path, folder):
+    """torchrun with 2 gloo processes: the same final loss as 1 process (DDP averages the gradients)."""
+    args = ["train", "chooser", "--images", str(folder), *FEW, "--seed", "3"]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "reprolib",
+           *args, "--out", str(tmp_path / "ddp.pt")]
+    run = subprocess.run(cmd, cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    two = json.loads((tmp_path / "ddp.json").read_text())["metrics"]
+    assert main([*args, "--out", str(tmp_path / "one.pt")]) == 0
+    one = json.loads((tmp_path / "one.json").read_text())["metrics"]
+    assert two["world_size"] == 2 and one["world_size"] == 1
+    assert two["train_loss"] == pytest.approx(one["train_loss"], rel=1e-3)
