@@ -7,9 +7,9 @@ first field (of every field with ``--all-sims``), and mixes them per pixel:
 
     P_ab = GF_T_L( sum_k softmax_k(y_k(p)) R'_ab^k(p) + r(p) ),    (y, r) = U-Net(T_L, R'_ab^1..K, sims)
 
-(the U-Net is ColorNet's trunk, GF the guided filter layer, r a residual; at initialisation the first warp
-dominates). Where the matchers disagree one of them is often right, so a net that learns whom to trust can do
-what no filter of one warp can. Deviation from DEC: its sub-net reads one warp and its similarity maps.
+(``reprolib.colorization.chooser.Chooser``; here every field is searched in float32, where the shipped one
+searches the stride-2 field in bfloat16). Where the matchers disagree one of them is often right, so a net that
+learns whom to trust can do what no filter of one warp can. Deviation from DEC: its sub-net reads one warp.
 ``--smoothed`` adds smooth_ab(R'_ab^k) as K more candidates; ``--loss ciede2000`` trains on the metric itself
 (DEC's loss, and the default, is smooth L1 on a*b*).
 Trained (real branch, against the target's own colours, crops, flips, hue turns with probability ``--hue``) on
@@ -31,20 +31,18 @@ import argparse
 from pathlib import Path
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from ablate_photo_branches import VALIDATION
 
-from reprolib.colorization.colornet import ColorNet
+from reprolib.colorization.chooser import FIELDS, Chooser
 from reprolib.colorization.extractors import load_extractor
-from reprolib.colorization.matching import PHOTO_FIELD, match
-from reprolib.colorization.smoothing import RADIUS, guided_layer, smooth_ab
+from reprolib.colorization.matching import match
+from reprolib.colorization.smoothing import smooth_ab
 from reprolib.core import color, files
 from reprolib.training import loop
 from reprolib.training.photo_colornet import sample
 from reprolib.world.photo_views import CROP, HELDOUT_PHOTOS, other_view_pairs, random_views, train_photos
 
-FIELDS = (PHOTO_FIELD, ("relu2_1", "relu3_1", "relu4_1"), ("relu4_1", "relu5_1"))
 WARPS = tuple(f"W{k}" for k in range(len(FIELDS)))
 SMOOTHED = tuple(f"S{k}" for k in range(len(FIELDS)))  # smooth_ab of each warp, with --smoothed
 
@@ -79,27 +77,6 @@ def candidates(extractor, T_lab: torch.Tensor, R_lab: torch.Tensor, all_sims: bo
     return {k: torch.cat(v) for k, v in out.items()}
 
 
-class Chooser(ColorNet):
-    """ColorNet's trunk with K + 2 outputs: the weights of the K warps and a residual (module docstring)."""
-
-    def __init__(self, k: int, n_sims: int, width: float):
-        super().__init__(1 + 2 * k + n_sims, width)
-        self.k = k
-        self.out = nn.Conv2d(self.out.in_channels, k + 2, 1)
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
-        with torch.no_grad():
-            self.out.bias[0] = 2.0  # the first warp (the shipped R'_ab) dominates at the start
-
-    def choose(self, T_L: torch.Tensor, warps: list[torch.Tensor], sims: torch.Tensor) -> torch.Tensor:
-        H, W = T_L.shape[-2:]
-        x = torch.cat(((T_L - 50) / 50, *(w / 50 for w in warps), sims * 4 - 3), 1)
-        y = self.out(self.trunk(x))[..., :H, :W]
-        weights = torch.softmax(y[:, :self.k], 1).unsqueeze(2)
-        P_ab = (weights * torch.stack(warps, 1)).sum(1) + y[:, self.k:]
-        return guided_layer(P_ab, T_L, RADIUS)
-
-
 def train(cache: dict, steps: int, seed: int, hue: float, width: float, batch: int = 8, size: int = 128,
           lr: float = 1e-3, device: str = "cpu", loss: str = "smooth_l1") -> Chooser:
     torch.manual_seed(seed)
@@ -111,7 +88,7 @@ def train(cache: dict, steps: int, seed: int, hue: float, width: float, batch: i
     for i in range(steps):
         loop.set_lr(opt, loop.warmup_cosine_lr(i, steps, lr, min(100, max(1, steps // 10))))
         b = sample(cache, batch, size, hue, g, ab_keys=("T_ab", *keys))
-        P_ab = net.choose(b["T_L"], [b[k] for k in keys], b["sims"])
+        P_ab = net(b["T_L"], [b[k] for k in keys], b["sims"])
         if loss == "ciede2000":  # the metric itself (a deviation: DEC's loss is smooth L1 on a*b*)
             value = color.delta_e2000(torch.cat((b["T_L"], P_ab), 1), torch.cat((b["T_L"], b["T_ab"]), 1)).mean()
         else:
@@ -142,8 +119,8 @@ def caches(extractor, fit: list[str], pairs_per_image: int, n_per: int, all_sims
 def choose_all(net: Chooser, val: dict) -> torch.Tensor:
     """The net's P_ab of every measured pair (validation or held out), one at a time, back on the CPU."""
     device, keys = next(net.parameters()).device, candidate_keys(val)
-    return torch.cat([net.choose(val["T_L"][i:i + 1].to(device), [val[k][i:i + 1].to(device) for k in keys],
-                                 val["sims"][i:i + 1].to(device)).cpu() for i in range(len(val["T_L"]))])
+    return torch.cat([net(val["T_L"][i:i + 1].to(device), [val[k][i:i + 1].to(device) for k in keys],
+                          val["sims"][i:i + 1].to(device)).cpu() for i in range(len(val["T_L"]))])
 
 
 def delta_e(T_L: torch.Tensor, T_ab: torch.Tensor, ab: torch.Tensor) -> float:
