@@ -2,6 +2,7 @@
 
     T, R  ->  T_L, R_L, R_ab (Lab)  ->  gray-VGG features of T_L and R_L  ->  phi_T->R, phi_R->T
           ->  R'_ab, sim_T->R, sim_T<->R  (similarity sub-net)  ->  P_ab = ColorNet(sims, T_L, R'_ab)
+              (by default: P_ab = Chooser(T_L, R'_ab^1..3, sims^1..3), three matchers, :mod:`.chooser`)
           ->  P_lab = (T_L, P_ab)  ->  sRGB
 
 Matching and the network run at a working size (short side ``size``, 256 as in DEC's demos), matching by
@@ -10,9 +11,11 @@ edges of T_L (:mod:`.smoothing`), upsampled bilinearly to the target's own size 
 own full-resolution L, so the result keeps the target's size and luminance (a colour target is used through
 its L only); colours outside the sRGB gamut lose chroma, not lightness (:func:`reprolib.core.color.fit_to_gamut`).
 
-Where we deviate: by default the colorization sub-net is skipped, P_ab = R'_ab smoothed along T_L, because on
-held-out photos the ColorNets trained here did not beat that (``DEFAULT_COLORNET``, notebook 05);
-``colornet=True`` runs DEC's whole pipeline.
+Where we deviate: by default the colorization sub-net is the Chooser (:mod:`.chooser`), which reads the warps
+of three hypercolumns and chooses among them per pixel, where the shipped Chooser of the gray-VGG exists and
+the exact route is affordable (:func:`choose_method`); else P_ab = R'_ab smoothed along T_L. On the held-out
+photos (results.json["photos"]) the single-warp ColorNets trained here did not beat R'_ab smoothed, the Chooser
+did; ``colornet=True`` runs DEC's single-warp pipeline, ``chooser=False`` R'_ab smoothed.
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from ..core import checks
 from ..core.color import fit_to_gamut, lab_to_rgb, rgb_to_lab
 from ..core.devices import resolve_device
 from ..core.photos import resize_short_side
+from .chooser import FAST, FIELDS, Chooser, ChooserWeights, choose_pairs, chooser_for
 from .colornet import ColorNet, ColorNetWeights, check_pairing, colornet_input, load_colornet, predict_ab
 from .extractors import load_extractor
 from .features import VID_LAYERS, GrayVGG
@@ -46,6 +50,7 @@ DEFAULT_METHOD = "auto"
 # Measured by `make bench` on 2 cores: a 384 x 512 pair with VGG-16 (5.8e11) took 27 s end to end; a 256 short
 # side costs about 1.1e11 with VGG-16's hypercolumn.
 EXACT_BUDGET = 10**12
+FAST_SPEEDUP = 3  # bfloat16 cosines against float32 on 2 cores (matching.exact_nn(fast=True)), for the budget
 
 
 @dataclass
@@ -56,12 +61,12 @@ class Colorization:
     P_ab: Tensor  # (2, h, w) the network's chrominance
     T_L: Tensor  # (1, h, w) the target's luminance at the working size
     reference_rgb: Tensor  # (3, h', w') the reference at the working size
-    R_ab_warped: Tensor  # (2, h, w) R'_ab = R_ab(phi_T->R(p))
+    R_ab_warped: Tensor  # (2, h, w) R'_ab = R_ab(phi_T->R(p)) (the photo route's, the first of the Chooser's)
     sims: Tensor  # (10, h, w) sim_T->R then sim_T<->R, relu1_1 ... relu5_1 (0 channels: not made, maps=False)
     phi_TR: Tensor  # (2, h, w) (y, x) into the working-size reference
     features: str  # which gray-VGG matched (its source)
     seconds: float  # wall time of the pipeline (features, matching, network, colour conversion)
-    colornet: str = "none"  # the ColorNet's registry name (or file name); "none": R'_ab alone
+    colornet: str = "none"  # the net's registry name (or file name): a Chooser or a ColorNet; "none": R'_ab alone
     method: str = "exact"  # the correspondences used (what "auto" chose)
     note: str = ""  # why "auto" chose it, when it did not take the exact route
     smoothing: str = DEFAULT_FILTER  # the post-hoc smoothing of P_ab that ran (smoothing.FILTERS)
@@ -142,6 +147,13 @@ def exact_route_cost(model: GrayVGG, size_T: tuple[int, int], size_R: tuple[int,
     return exact_cost(n_T, n_R, sum(model.channels(k) for k in field), mirror)
 
 
+def chooser_route_cost(model: GrayVGG, size_T: tuple[int, int], size_R: tuple[int, int]) -> int:
+    """The Chooser's exact matching (every hypercolumn of ``chooser.FIELDS``), in float32 multiply-adds: a
+    bfloat16 field counts a ``FAST_SPEEDUP``-th of its own."""
+    return sum(exact_route_cost(model, size_T, size_R, field) // (FAST_SPEEDUP if fast else 1)
+               for field, fast in zip(FIELDS, FAST))
+
+
 def choose_method(method: str, model: GrayVGG, size_T: tuple[int, int], size_R: tuple[int, int],
                   budget: int = EXACT_BUDGET) -> tuple[str, str]:
     """The correspondences to run and a note: "auto" is "exact" up to ``budget`` multiply-adds, else
@@ -160,11 +172,24 @@ def choose_method(method: str, model: GrayVGG, size_T: tuple[int, int], size_R: 
     return "patchmatch", f"{why}, so PatchMatch ran instead"
 
 
+def chooser_fits(method: str, model: GrayVGG, size_T: tuple[int, int], size_R: tuple[int, int],
+                 budget: int = EXACT_BUDGET) -> str:
+    """Why the Chooser cannot run here ("" when it can): it needs the exact route ("auto" or "exact"), within
+    ``budget`` multiply-adds for its three matchers (:func:`chooser_route_cost`)."""
+    if method not in ("auto", "exact"):
+        return f"the Chooser needs the exact route, not method {method!r}"
+    cost = chooser_route_cost(model, size_T, size_R)
+    if cost <= budget:
+        return ""
+    return (f"the Chooser's three matchers at {size_T[0]} x {size_T[1]} would take {cost:.1e} multiply-adds "
+            f"(budget {budget:.0e})")
+
+
 @torch.no_grad()
 def colorize(target: Tensor, reference: Tensor, features: str | os.PathLike | GrayVGG = DEFAULT_FEATURES,
              net: ColorNet | None = None, size: int = 256, method: str = DEFAULT_METHOD,
              smoothing: str | None = None, allow_mismatch: bool = False, colornet: bool = DEFAULT_COLORNET,
-             device: str = "cpu", maps: bool = True) -> Colorization:
+             device: str = "cpu", maps: bool = True, chooser: bool | None = None) -> Colorization:
     """Colour the gray ``target`` (3, H, W) RGB in [0, 1] (only its L is used) from ``reference`` (3, H', W').
 
     Both are resized to a short side of ``size`` for matching (``method``: "exact", "patchmatch" or
@@ -174,9 +199,11 @@ def colorize(target: Tensor, reference: Tensor, features: str | os.PathLike | Gr
     (:func:`reprolib.colorization.extractors.load_extractor`; default: the offline photo extractor) and for
     the network (default: the shipped ColorNet trained on that gray-VGG's maps; a net trained on another's
     is refused unless ``allow_mismatch``; used when ``colornet`` is true or ``net`` is given, else
-    P_ab = R'_ab, the measured best on photos: ``DEFAULT_COLORNET``), then
-    ``smoothing`` cleans P_ab along T_L's edges (None: :func:`smoothing_for` the net that runs); the returned
-    ``rgb`` has the target's size and its exact L*.
+    P_ab = R'_ab smoothed: ``DEFAULT_COLORNET``). ``chooser`` (None: when the shipped Chooser of these
+    features exists and the exact route fits the budget; True: it or an error; False: never) runs the
+    Chooser instead, the measured best on photos (:mod:`.chooser`). Then ``smoothing`` cleans P_ab along
+    T_L's edges (None: :func:`smoothing_for` the net that runs; "none" after the Chooser, which ends in its
+    own guided filter layer); the returned ``rgb`` has the target's size and its exact L*.
     ``device`` ("cpu", "cuda", "auto": :func:`reprolib.core.devices.resolve_device`) runs the networks and
     the matching there; the result comes back on the CPU. ``maps=False`` skips the similarity maps when the
     ColorNet does not run (``sims`` then has 0 channels; the CLI makes them only for ``--colornet`` or
@@ -190,8 +217,15 @@ def colorize(target: Tensor, reference: Tensor, features: str | os.PathLike | Gr
     if smoothing is not None and smoothing not in FILTERS:
         raise ValueError(f"smoothing must be one of {', '.join(FILTERS)}, got {smoothing!r}")
     colornet = colornet or net is not None
+    if colornet and chooser:
+        raise ValueError("chooser=True and a ColorNet are two pipelines; choose one (--colornet or --chooser)")
     where = resolve_device(device)
     model = load_extractor(features)
+    picker: Chooser | None = None if colornet or chooser is False else chooser_for(model.extractor)
+    if chooser and picker is None:
+        have = ", ".join(sorted(e.features for e in ChooserWeights if e.status() != "missing"))
+        raise ValueError(f"no shipped Chooser reads the warps of gray-VGG {model.extractor!r} (there are "
+                         f"Choosers for {have or 'no extractor here'}); use --features photo or vgg16, or --no-chooser")
     if method not in methods_for(model):
         missing = [k for k in VID_LAYERS if k not in model.layer_names]
         raise ValueError(f"method 'attention' compares {', '.join(VID_LAYERS)}, and this gray-VGG has no "
@@ -205,22 +239,34 @@ def colorize(target: Tensor, reference: Tensor, features: str | os.PathLike | Gr
             net = load_colornet()
     if colornet:
         check_pairing(net, model.extractor, allow_mismatch)
-    smoothing = smoothing or smoothing_for(net if colornet else None)
     start = time.perf_counter()
     T_L_full = rgb_to_lab(target)[:1]
     t_lab = rgb_to_lab(resize_short_side(target, size).clamp(0, 1))
     r_small = resize_short_side(reference, size).clamp(0, 1)
-    method, note = choose_method(method, model, tuple(t_lab.shape[-2:]), tuple(r_small.shape[-2:]))
+    sizes = (tuple(t_lab.shape[-2:]), tuple(r_small.shape[-2:]))
+    asked, why_not = method, chooser_fits(method, model, *sizes) if picker is not None else ""
+    if why_not and chooser:
+        raise ValueError(f"{why_not}; use --method auto and a smaller --size, or --no-chooser")
+    if why_not:
+        picker = None
+    method, note = choose_method(method, model, *sizes)
+    if why_not and asked in ("auto", "exact"):
+        note = "; ".join(filter(None, (f"{why_not}, so R'_ab smoothed ran instead", note)))
+    smoothing = smoothing or ("none" if picker is not None else smoothing_for(net if colornet else None))
     model.to(where)
-    if net is not None:
-        net.to(where)
-    P_ab, m = colorize_lab(model, net, t_lab[None, :1].to(where), rgb_to_lab(r_small)[None].to(where), method,
-                           smoothing=smoothing, maps=maps)
+    T_L, R_lab = t_lab[None, :1].to(where), rgb_to_lab(r_small)[None].to(where)
+    if picker is not None:
+        P_ab, matched = choose_pairs(picker.to(where), model, T_L, R_lab)
+        P_ab, m = smooth_ab(P_ab, T_L, smoothing), matched[0]
+    else:
+        if net is not None:
+            net.to(where)
+        P_ab, m = colorize_lab(model, net, T_L, R_lab, method, smoothing=smoothing, maps=maps)
     P_ab, m = P_ab.cpu(), Matched(*(x.cpu() for x in m))
     P_ab_full = F.interpolate(P_ab, size=tuple(target.shape[-2:]), mode="bilinear", align_corners=False)[0]
     rgb = lab_to_rgb(fit_to_gamut(torch.cat((T_L_full, P_ab_full)))).clamp(0, 1)  # L* kept, chroma cut to fit
     seconds = time.perf_counter() - start
     return Colorization(rgb=rgb, P_ab=P_ab[0], T_L=t_lab[:1], reference_rgb=r_small, R_ab_warped=m.R_ab_warped[0],
                         sims=m.sims[0], phi_TR=m.phi_TR[0], features=model.source, seconds=seconds,
-                        colornet=getattr(net, "name", "ColorNet") if colornet else "none", method=method, note=note,
-                        smoothing=smoothing)
+                        colornet=picker.name if picker is not None else getattr(net, "name", "ColorNet") if colornet
+                        else "none", method=method, note=note, smoothing=smoothing)

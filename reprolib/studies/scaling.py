@@ -7,8 +7,8 @@ time is the same) and each method, one fresh process measures, in this order:
 
 * ``features``: the gray-VGG forward passes of the two images alone, the floor that no matching can beat;
 * ``match``: the similarity sub-net (features, both fields, R'_ab, the 10 maps) by colorize's route;
-* ``colorize``: the whole pipeline as the command line runs it (that method, the defaults otherwise: no
-  ColorNet, so no similarity maps).
+* ``colorize``: the whole pipeline as the command line runs it with ``--no-chooser`` (that method, one matcher,
+  no network, so no similarity maps); the Chooser's three matchers are timed in notebook 05 and the README.
 
 Wall seconds after one warm-up call at 64 x 64, and the process's peak resident memory above its baseline
 after each stage (the stages include one another, so the peaks only grow). A cell whose exhaustive search
@@ -113,7 +113,7 @@ def measure(extractor: str, method: str, size: tuple[int, int], device: str = "c
         out["match_s"] = timed(lambda: photo_match(model, lab[0][:, :1], lab[1], method))
         out["match_peak_mb"] = _above(base)
         out["colorize_s"] = timed(lambda: colorize(rgb[0], rgb[1], features=model, size=min(size), method=method,
-                                                   device=device, maps=False))
+                                                   device=device, maps=False, chooser=False))  # one matcher
         out["colorize_peak_mb"] = _above(base)
     out["colorize_over_features"] = round(out["colorize_s"] / out["features_s"], 2)
     return out

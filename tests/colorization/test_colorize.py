@@ -19,14 +19,17 @@ def test_colorize_keeps_the_targets_size_and_luminance(photo_pair):
 
 
 def test_the_default_is_the_photo_pipeline(photo_pair):
-    """The distilled gray-VGG, the photo route and the smoothing, without the network (the measured best on
-    photos); colornet=True adds the photo ColorNet trained on that gray-VGG's maps. Each part changes P_ab."""
+    """The distilled gray-VGG and the Chooser (the measured best on photos); without it, the photo route and
+    the smoothing; colornet=True runs the photo ColorNet trained on that gray-VGG's maps instead. Each part
+    changes P_ab."""
     t, r = photo_pair
     assert col.DEFAULT_FEATURES == "photo" and col.colornet_for("grayvgg_small_photo").name == "colornet_photo_small"
     out = col.colorize(t, r, size=48)
-    assert "distilled from vgg16_imagenet_caffe" in out.features and out.colornet == "none"
-    raw = col.colorize(t, r, size=48, smoothing="none")
-    assert torch.equal(raw.P_ab, raw.R_ab_warped) and not torch.equal(out.P_ab, raw.P_ab)
+    assert "distilled from vgg16_imagenet_caffe" in out.features and out.colornet == "chooser_small"
+    smoothed = col.colorize(t, r, size=48, chooser=False)
+    raw = col.colorize(t, r, size=48, smoothing="none", chooser=False)
+    assert torch.equal(raw.P_ab, raw.R_ab_warped) and not torch.equal(smoothed.P_ab, raw.P_ab)
+    assert not torch.equal(out.P_ab, smoothed.P_ab) and smoothed.colornet == "none"
     net = col.colorize(t, r, size=48, smoothing="none", colornet=True)
     assert net.colornet == "colornet_photo_small" and not torch.equal(net.P_ab, raw.P_ab)
     synthetic = col.colorize(t, r, size=48, features="small", smoothing="none")
@@ -102,9 +105,11 @@ def test_colorize_names_a_missing_gpu(photo_pair, monkeypatch):
 
 def test_the_similarity_maps_are_skipped_only_where_nothing_reads_them(photo_pair):
     t, r = photo_pair
-    full, lean = col.colorize(t, r, size=48), col.colorize(t, r, size=48, maps=False)
+    full, lean = col.colorize(t, r, size=48, chooser=False), col.colorize(t, r, size=48, maps=False, chooser=False)
     assert full.sims.shape[0] == 10 and lean.sims.shape[0] == 0
     assert torch.equal(full.rgb, lean.rgb)  # R'_ab smoothed does not read them
+    chosen = col.colorize(t, r, size=48, maps=False)  # the Chooser reads them: they are made
+    assert chosen.sims.shape[0] == 10 and torch.equal(chosen.rgb, col.colorize(t, r, size=48).rgb)
     assert set(full.pictures()) == {"target", "reference", "warped", "similarity", "result"}
     with pytest.raises(ValueError, match="without its similarity maps"):
         lean.pictures()
@@ -120,6 +125,6 @@ def test_a_colornet_with_its_own_guided_filter_is_not_smoothed_again(photo_pair)
     assert col.smoothing_for(guided) == "none" and col.smoothing_for(None) == col.DEFAULT_FILTER
     assert col.smoothing_for(col.ColorNet(residual=True)) == col.DEFAULT_FILTER
     out = col.colorize(t, r, size=48, net=guided)
-    assert out.smoothing == "none" and col.colorize(t, r, size=48).smoothing == col.DEFAULT_FILTER
+    assert out.smoothing == "none" and col.colorize(t, r, size=48, chooser=False).smoothing == col.DEFAULT_FILTER
     forced = col.colorize(t, r, size=48, net=guided, smoothing="median_guided")
     assert forced.smoothing == "median_guided" and not torch.equal(forced.P_ab, out.P_ab)
