@@ -262,3 +262,19 @@ def fit(trainer: Trainer, cfg: Any, out: str | os.PathLike, *, command: str | No
                      config=config, data=trainer.data(cfg), metrics=metrics, fmt=checkpoint.get("format"),
                      features=features, seconds=seconds, notes=notes, log=loss_log(result.history))
     return {**metrics, "seconds": seconds, "resumed_from": result.start, "sha256": sha256_file(out)}
+
+
+def fit_distributed(trainer: Trainer, cfg: Any, out: str | os.PathLike, *, features: str | None = None,
+                    **options) -> dict:
+    """:func:`fit` as one process or as a rank of a torchrun launch: joins the process group (nccl when
+    ``cfg.device`` is "cuda", else gloo), lets the other ranks wait until rank 0 has written ``out``, and
+    leaves the group it joined. ``options``: :func:`fit`'s."""
+    rank, world, joined = distributed("nccl" if cfg.device == "cuda" else "gloo")
+    try:
+        metrics = fit(trainer, cfg, out, rank=rank, features=features, **options)
+        if world > 1 and rank == 0:
+            dist.barrier()
+    finally:
+        if joined:
+            dist.destroy_process_group()
+    return metrics

@@ -283,14 +283,5 @@ def train(out: str | os.PathLike, *, resume: bool = True, progress: bool = True,
           command: str | None = None, **settings) -> dict:
     """Train a ColorNet on photo pairs with ``Config(**settings)``; write ``out`` and its provenance."""
     cfg = Config(**settings).check()
-    rank, world, joined = loop.distributed("nccl" if cfg.device == "cuda" else "gloo")
-    try:
-        extractor = load_extractor(cfg.features).extractor
-        metrics = loop.fit(TRAINER, cfg, out, command=command, resume=resume, progress=progress,
-                           checkpoint_every=checkpoint_every, rank=rank, features=extractor)
-        if world > 1 and rank == 0:
-            dist.barrier()
-    finally:
-        if joined:
-            dist.destroy_process_group()
-    return metrics
+    return loop.fit_distributed(TRAINER, cfg, out, command=command, resume=resume, progress=progress,
+                                checkpoint_every=checkpoint_every, features=load_extractor(cfg.features).extractor)
