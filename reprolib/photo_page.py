@@ -4,7 +4,8 @@ A visitor brings a target (gray or colour: a colour photo is used through its L*
 (uploaded, :mod:`reprolib.uploads`, or among the shipped photos). :func:`make_session` ranks the references
 for the target with :func:`reprolib.colorization.retrieval.recommend` (scores kept); :func:`compute_panel`
 colours the target from candidate ``index`` with the photo pipeline, :func:`reprolib.colorization.colorize.colorize`
-with its defaults (the shipped photo gray-VGG, R'_ab smoothed along T_L), at a working size and method;
+with its defaults (the shipped photo gray-VGG and its Chooser; R'_ab smoothed along T_L where the Chooser's
+exact search does not fit: above about 360 px for a 4:3 photo), at a working size and method;
 :func:`panel_png` draws its five pictures (the similarity map with a colour scale) and :func:`result_png`
 encodes the result at the target's full size. The widgets are in :mod:`reprolib.photo_page_widgets`.
 """

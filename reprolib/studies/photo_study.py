@@ -6,8 +6,9 @@ another, mirrored and rescaled crop of the same photo, the ground truth the phot
 
 Rows, for each feature extractor (the offline photo default and, when this machine has it, ImageNet
 VGG-16): gray (a* = b* = 0), Welsh et al. 2002, R'_ab alone, R'_ab smoothed along T_L, the synthetic-trained
-ColorNet (run on maps it was not trained on: forced, as a baseline), the photo-trained ColorNet, and the
-photo ColorNet smoothed (the ``colorize`` pipeline). Metrics: CIEDE2000 and PSNR against the truth,
+ColorNet (run on maps it was not trained on: forced, as a baseline), the photo-trained ColorNet, the
+photo ColorNet smoothed, and the photo-trained Chooser (``colorization.chooser``: three matchers, one net that
+chooses among their warps; ``colorize``'s default). Metrics: CIEDE2000 and PSNR against the truth,
 colourfulness (and the truth's), seconds per pair. Cross-photo pairs (another held-out photo as the
 reference): no ground truth for "as the reference says", so the target's own colours stand in for
 "plausible", to compare retrieval's first choice with a reference drawn at random.
@@ -20,6 +21,7 @@ import warnings
 
 import torch
 
+from ..colorization.chooser import choose_pairs, chooser_for
 from ..colorization.colorize import colorize_lab, colorize_matched, photo_match
 from ..colorization.colornet import ColorNetWeights, load_colornet
 from ..colorization.extractors import load_extractor
@@ -36,7 +38,7 @@ from .report import Step, table
 
 SHIPPED = "photo_study.json"  # results.json["photos"] of the run that measured the shipped photo models
 ROWS = ("gray", "welsh", "warped_reference", "warped_reference_smoothed", "synthetic_colornet", "photo_colornet",
-        "photo_colornet_smoothed")
+        "photo_colornet_smoothed", "chooser")
 EXTRACTORS = {"offline": "photo", "vgg16": "vgg16"}  # the study's names -> extractors.load_extractor choices
 
 
@@ -53,6 +55,18 @@ def photo_colornet_for(extractor: str):
         if photo and entry.features == extractor and entry.status() != "missing":
             return load_colornet(entry)
     return None
+
+
+@torch.no_grad()
+def default_pipeline(model, T_L: torch.Tensor, R_lab: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``colorize``'s default at the working size: P_ab of the extractor's shipped Chooser (else R'_ab
+    smoothed) and R'_ab of the photo route."""
+    picker = chooser_for(model.extractor)
+    if picker is None:
+        P_ab, m = colorize_lab(model, None, T_L, R_lab)
+        return P_ab, m.R_ab_warped
+    P_ab, matched = choose_pairs(picker, model, T_L, R_lab)
+    return P_ab, matched[0].R_ab_warped
 
 
 def scores(T_lab: torch.Tensor, P_ab: torch.Tensor) -> dict:
@@ -81,7 +95,7 @@ def evaluate_extractor(choice: str, n_per: int = 4, names: tuple[str, ...] = HEL
     (or of ``names``)."""
     model = load_extractor(choice)
     pairs = other_view_pairs(names, n_per)
-    photo_net = photo_colornet_for(model.extractor)
+    photo_net, picker = photo_colornet_for(model.extractor), chooser_for(model.extractor)
     nets = {"warped_reference": (None, "none"), "warped_reference_smoothed": (None, "median_guided")}
     nets["synthetic_colornet"] = (load_colornet(ColorNetWeights.FULL), "none")
     if photo_net is not None:
@@ -95,6 +109,10 @@ def evaluate_extractor(choice: str, n_per: int = 4, names: tuple[str, ...] = HEL
         with warnings.catch_warnings():  # the synthetic net on another extractor's maps: a forced baseline
             warnings.simplefilter("ignore")
             rows.update(_net_rows(model, T, R, nets))
+        if picker is not None:  # its own three matchings, timed with it
+            t0 = time.perf_counter()
+            P_ab, _ = choose_pairs(picker, model, T[:, :1], R)
+            rows["chooser"] = (P_ab, time.perf_counter() - t0)
         for name, (P_ab, seconds) in rows.items():
             row = sums.setdefault(name, {"delta_e2000": 0.0, "psnr": 0.0, "colorfulness": 0.0, "seconds": 0.0})
             for k, v in scores(T, P_ab).items():
@@ -109,9 +127,9 @@ def evaluate_extractor(choice: str, n_per: int = 4, names: tuple[str, ...] = HEL
 @torch.no_grad()
 def retrieval_versus_random(choice: str, size: int = 192, names: tuple[str, ...] = HELDOUT_PHOTOS) -> dict:
     """Each held-out photo (of ``names``) coloured from the others: CIEDE2000 to its own colours with
-    retrieval's first choice, and averaged over all candidates (a reference drawn at random)."""
+    retrieval's first choice, and averaged over all candidates (a reference drawn at random); coloured by
+    ``colorize``'s default pipeline (:func:`default_pipeline`)."""
     model = load_extractor(choice)
-    net = photo_colornet_for(model.extractor)
     labs = {name: photo_lab(name, size) for name in names}
     first, random = [], []
     for name, T in labs.items():
@@ -119,7 +137,7 @@ def retrieval_versus_random(choice: str, size: int = 192, names: tuple[str, ...]
         ranked = recommend(model, T[None, :1], [labs[n][None, :1] for n in others])
         errors = {}
         for n in others:
-            P_ab, _ = colorize_lab(model, net, T[None, :1], labs[n][None])
+            P_ab, _ = default_pipeline(model, T[None, :1], labs[n][None])
             errors[n] = mean_delta_e2000(torch.cat((T[None, :1], P_ab), 1), T[None]).item()
         first.append(errors[others[ranked[0][0]]])
         random.append(sum(errors.values()) / len(errors))
@@ -253,21 +271,20 @@ def _short(name: str) -> str:
 @torch.no_grad()
 def gallery(choice: str, n: int = 6) -> tuple[list, list[str]]:
     """Six held-out pairs (target, reference, R'_ab, result, truth): three "other view" pairs and three
-    cross-photo pairs with retrieval's first choice, coloured by the pipeline with ``choice``."""
+    cross-photo pairs with retrieval's first choice, coloured by ``colorize``'s default pipeline with ``choice``."""
     model = load_extractor(choice)
-    net = photo_colornet_for(model.extractor)
     pairs = other_view_pairs(HELDOUT_PHOTOS[::2], 1)
     items, titles = [], []
     for i in range(len(pairs)):
         T, R = pairs.T_lab[i:i + 1], pairs.R_lab[i:i + 1]
-        P_ab, m = colorize_lab(model, net, T[:, :1], R)
-        items.append((T, R, m.R_ab_warped, P_ab))
+        P_ab, R_ab_warped = default_pipeline(model, T[:, :1], R)
+        items.append((T, R, R_ab_warped, P_ab))
         titles.append(f"{_short(pairs.names[i])}, other view")
     labs = {name: photo_lab(name, 192) for name in HELDOUT_PHOTOS}
     for name in HELDOUT_PHOTOS[1::2][: n - len(items)]:
         others = [o for o in HELDOUT_PHOTOS if o != name]
         best = others[recommend(model, labs[name][None, :1], [labs[o][None, :1] for o in others])[0][0]]
-        P_ab, m = colorize_lab(model, net, labs[name][None, :1], labs[best][None])
-        items.append((labs[name][None], labs[best][None], m.R_ab_warped, P_ab))
+        P_ab, R_ab_warped = default_pipeline(model, labs[name][None, :1], labs[best][None])
+        items.append((labs[name][None], labs[best][None], R_ab_warped, P_ab))
         titles.append(f"{_short(name)} from {_short(best)}")
     return items, titles
