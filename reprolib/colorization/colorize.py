@@ -13,7 +13,7 @@ its L only); colours outside the sRGB gamut lose chroma, not lightness (:func:`r
 
 Where we deviate: by default the colorization sub-net is the Chooser (:mod:`.chooser`), which reads the warps
 of three hypercolumns and chooses among them per pixel, where the shipped Chooser of the gray-VGG exists and
-the exact route is affordable (:func:`choose_method`); else P_ab = R'_ab smoothed along T_L. On the held-out
+its exact route fits the budget (:func:`chooser_fits`); else P_ab = R'_ab smoothed along T_L. On the held-out
 photos (results.json["photos"]) the single-warp ColorNets trained here did not beat R'_ab smoothed, the Chooser
 did; ``colornet=True`` runs DEC's single-warp pipeline, ``chooser=False`` R'_ab smoothed.
 """
@@ -205,8 +205,8 @@ def colorize(target: Tensor, reference: Tensor, features: str | os.PathLike | Gr
     T_L's edges (None: :func:`smoothing_for` the net that runs; "none" after the Chooser, which ends in its
     own guided filter layer); the returned ``rgb`` has the target's size and its exact L*.
     ``device`` ("cpu", "cuda", "auto": :func:`reprolib.core.devices.resolve_device`) runs the networks and
-    the matching there; the result comes back on the CPU. ``maps=False`` skips the similarity maps when the
-    ColorNet does not run (``sims`` then has 0 channels; the CLI makes them only for ``--colornet`` or
+    the matching there; the result comes back on the CPU. ``maps=False`` skips the similarity maps when no
+    network runs (``sims`` then has 0 channels; the CLI makes them only for ``--colornet`` or
     ``--save-intermediates``): at 1024 x 768 they take about a sixth of the time.
     """
     target, reference = checks.rgb_image(target, "target"), checks.rgb_image(reference, "reference")

@@ -71,7 +71,8 @@ def exact_nn(F_T: Tensor, F_R: Tensor, chunk: int = DEFAULT_CHUNK, fast: bool = 
     Target positions are processed ``chunk`` at a time (fewer where chunk x h' w' would pass ``BLOCK``,
     64 MB) and batch items one at a time, so memory stays bounded; the time is h w x h' w' x C
     multiply-adds (:func:`exact_cost`). Ties go to the first reference position in raster order.
-    ``fast``: the cosines in bfloat16 (about 3 times faster on a CPU with AVX-512 bf16; the same argmax up
+    ``fast``: the cosines in bfloat16 (about 3 times faster on a CPU with AVX-512 bf16, slower on one without
+    bf16 arithmetic; the same argmax up
     to near-ties: on the validation photos 81 % of phi_T->R of a stride-2 field is the same, and R'_ab
     smoothed measured 3.580 against 3.560 CIEDE2000 in float32, see :mod:`reprolib.colorization.chooser`).
 
