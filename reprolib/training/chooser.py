@@ -27,7 +27,7 @@ from ..core import color
 from ..core.devices import device_of
 from ..world.photo_views import CROP, HELDOUT_PHOTOS, other_view_pairs, random_views
 from . import loop
-from .photo_colornet import sample, sources
+from .photo_colornet import described, sample, sources
 
 WARPS = tuple(f"W{k}" for k in range(len(FIELDS)))
 
@@ -165,9 +165,7 @@ def finish(cfg: Config, parts: Parts, history: list, rank: int) -> tuple[dict | 
 
 
 def data(cfg: Config) -> str:
-    where = cfg.images if cfg.images != "shipped" else "the shipped training photos (photo_views.train_photos())"
-    if cfg.extra_images:
-        where += f" and {cfg.extra_images}"
+    where = described(cfg.images, cfg.extra_images)
     return (f"{cfg.pairs_per_image} pairs of two views per image of {where}, matched once with {cfg.features} on "
             f"{len(FIELDS)} hypercolumns (mirrored candidates); crops {cfg.size}, flips, hue turns p {cfg.hue}")
 

@@ -268,10 +268,14 @@ def finish(cfg: Config, parts: Parts, history: list, rank: int) -> tuple[dict | 
     return checkpoint_dict(net, **metrics, mode="photos", width=cfg.width, residual=True), metrics
 
 
+def described(images: str, extra_images: str = "") -> str:
+    """The training images of :func:`sources`, in words (for the provenance)."""
+    where = images if images != "shipped" else "the shipped training photos (photo_views.train_photos())"
+    return f"{where} and {extra_images}" if extra_images else where
+
+
 def data(cfg: Config) -> str:
-    where = cfg.images if cfg.images != "shipped" else "the shipped training photos (photo_views.train_photos())"
-    if cfg.extra_images:
-        where += f" and {cfg.extra_images}"
+    where = described(cfg.images, cfg.extra_images)
     return (f"{cfg.pairs_per_image} pairs of two views per image of {where}, matched once with "
             f"{cfg.features} (PHOTO_FIELD, mirrored candidates); crops {cfg.size}, flips, hue turns p {cfg.hue}")
 
