@@ -34,7 +34,7 @@ DEFAULT_TARGET = "aitzgorri_by_Aitzol_Berasategi.jpg"
 DEFAULT_REFERENCES = ("picosdeeuropa_by_Aitzol_Berasategi.jpg", "sunset_by_Aitzol_Berasategi.jpg",
                       "seeding_by_Clements_Engelhardt.jpg", "flower.jpg", "coffee.jpg", "rocket.jpg")
 SIZES = (128, 512)  # the working size control's range (short side, pixels)
-DEFAULT_SIZE = 256
+DEFAULT_SIZE = 192  # colorize's working size for the Chooser (colorization.colorize.DEFAULT_SIZES)
 RANK_SIZE = 256  # short side at which references are ranked, whatever the working size (the order stays put)
 RESULT_SIDE = 640  # the panel shows the full-size result with its long side at most this
 
@@ -112,8 +112,10 @@ def compute_panel(session: Session, index: int, size: int = DEFAULT_SIZE, method
     c = colorize(session.target.rgb, reference.rgb, features=session.features, size=size, method=method)
     pictures = c.pictures()
     pictures["result"] = resize_long_side(c.rgb, min(RESULT_SIDE, max(c.rgb.shape[-2:]))).clamp(0, 1)
+    pipeline = "R'_ab smoothed" if c.colornet == "none" else c.colornet  # the Chooser where it runs
     title = (f"exemplar {index + 1}/{len(session)}: {reference.name} (score {session.scores[index]:.3f}); "
-             f"working size {size}, {method if c.method == method else f'{method}: {c.method}'}, {c.seconds:.1f} s")
+             f"working size {size}, {method if c.method == method else f'{method}: {c.method}'}, {pipeline}, "
+             f"{c.seconds:.1f} s")
     return Panel(pictures, c.rgb, title, c.seconds)
 
 

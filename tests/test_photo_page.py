@@ -40,6 +40,7 @@ def test_session_ranks_and_the_panel_uses_only_the_targets_L(photo_pair, photo_f
     torch.testing.assert_close(rgb_to_lab(a.result)[0], rgb_to_lab(t)[0], atol=0.05, rtol=0)
     assert float((a.result - b.result).abs().mean()) < 2e-3
     assert a.result.shape == t.shape and a.pictures["similarity"].shape[0] == 1
+    assert "chooser_small" in a.title  # the page runs colorize's default, and says which net made the result
     assert Image.open(io.BytesIO(page.result_png(a))).size == (t.shape[2], t.shape[1])
     assert page.panel_png(a).startswith(b"\x89PNG")
     assert not torch.equal(a.result, page.compute_panel(colour, 1, size=128).result)

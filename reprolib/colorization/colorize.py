@@ -5,7 +5,8 @@
               (by default: P_ab = Chooser(T_L, R'_ab^1..3, sims^1..3), three matchers, :mod:`.chooser`)
           ->  P_lab = (T_L, P_ab)  ->  sRGB
 
-Matching and the network run at a working size (short side ``size``, 256 as in DEC's demos), matching by
+Matching and the network run at a working size (short side ``size``: 192 for the Chooser, 256 as in DEC's demos
+otherwise, ``DEFAULT_SIZES``), matching by
 the photo route (the ``PHOTO_FIELD`` hypercolumn with mirrored candidates), then P_ab is smoothed along the
 edges of T_L (:mod:`.smoothing`), upsampled bilinearly to the target's own size and joined with the target's
 own full-resolution L, so the result keeps the target's size and luminance (a colour target is used through
@@ -51,6 +52,10 @@ DEFAULT_METHOD = "auto"
 # side costs about 1.1e11 with VGG-16's hypercolumn.
 EXACT_BUDGET = 10**12
 FAST_SPEEDUP = 3  # bfloat16 cosines against float32 on 2 cores (matching.exact_nn(fast=True)), for the budget
+# The working size when none is given: the Chooser's is the side of its training views and of the photo study, and
+# keeps a 384 x 512 photo at about 2 s on 2 cores with the student (4.4 s at 256, where it measured better still:
+# benchmarks/chooser_working_size.py, notebook 05); the one-matcher pipelines keep DEC's 256.
+DEFAULT_SIZES = {"chooser": 192, "other": 256}
 
 
 @dataclass
@@ -187,12 +192,13 @@ def chooser_fits(method: str, model: GrayVGG, size_T: tuple[int, int], size_R: t
 
 @torch.no_grad()
 def colorize(target: Tensor, reference: Tensor, features: str | os.PathLike | GrayVGG = DEFAULT_FEATURES,
-             net: ColorNet | None = None, size: int = 256, method: str = DEFAULT_METHOD,
+             net: ColorNet | None = None, size: int | None = None, method: str = DEFAULT_METHOD,
              smoothing: str | None = None, allow_mismatch: bool = False, colornet: bool = DEFAULT_COLORNET,
              device: str = "cpu", maps: bool = True, chooser: bool | None = None) -> Colorization:
     """Colour the gray ``target`` (3, H, W) RGB in [0, 1] (only its L is used) from ``reference`` (3, H', W').
 
-    Both are resized to a short side of ``size`` for matching (``method``: "exact", "patchmatch" or
+    Both are resized to a short side of ``size`` (None: ``DEFAULT_SIZES`` of the pipeline that runs) for
+    matching (``method``: "exact", "patchmatch" or
     "attention", see :func:`reprolib.colorization.matching.match`; "exact" takes the photo route, the
     ``PHOTO_FIELD`` hypercolumn with mirrored candidates; "auto", the default, takes it up to ``EXACT_BUDGET``
     multiply-adds and PatchMatch above, see :func:`choose_method`) with the gray-VGG ``features``
@@ -210,7 +216,7 @@ def colorize(target: Tensor, reference: Tensor, features: str | os.PathLike | Gr
     ``--save-intermediates``): at 1024 x 768 they take about a sixth of the time.
     """
     target, reference = checks.rgb_image(target, "target"), checks.rgb_image(reference, "reference")
-    if not checks.is_int(size) or not 16 <= size <= 2048:
+    if size is not None and (not checks.is_int(size) or not 16 <= size <= 2048):
         raise ValueError(f"size must be an int in 16..2048, got {size!r}")
     if method not in COLORIZE_METHODS:
         raise ValueError(f"method must be one of {COLORIZE_METHODS}, got {method!r}")
@@ -241,14 +247,19 @@ def colorize(target: Tensor, reference: Tensor, features: str | os.PathLike | Gr
         check_pairing(net, model.extractor, allow_mismatch)
     start = time.perf_counter()
     T_L_full = rgb_to_lab(target)[:1]
-    t_lab = rgb_to_lab(resize_short_side(target, size).clamp(0, 1))
-    r_small = resize_short_side(reference, size).clamp(0, 1)
-    sizes = (tuple(t_lab.shape[-2:]), tuple(r_small.shape[-2:]))
+
+    def working(side: int) -> tuple[Tensor, Tensor, tuple]:
+        t, r = rgb_to_lab(resize_short_side(target, side).clamp(0, 1)), resize_short_side(reference, side).clamp(0, 1)
+        return t, r, (tuple(t.shape[-2:]), tuple(r.shape[-2:]))
+
+    t_lab, r_small, sizes = working(size or DEFAULT_SIZES["chooser" if picker is not None else "other"])
     asked, why_not = method, chooser_fits(method, model, *sizes) if picker is not None else ""
     if why_not and chooser:
         raise ValueError(f"{why_not}; use --method auto and a smaller --size, or --no-chooser")
     if why_not:
         picker = None
+        if size is None:  # the one-matcher pipeline's own working size
+            t_lab, r_small, sizes = working(DEFAULT_SIZES["other"])
     method, note = choose_method(method, model, *sizes)
     if why_not and asked in ("auto", "exact"):
         note = "; ".join(filter(None, (f"{why_not}, so R'_ab smoothed ran instead", note)))

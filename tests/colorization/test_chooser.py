@@ -75,6 +75,15 @@ def test_colorize_runs_the_chooser_by_default_where_one_is_shipped(photo_pair):
     assert col.colorize(t, r, size=48, method="patchmatch").colornet == "none"
 
 
+def test_the_default_working_size_follows_the_pipeline(photo_pair):
+    """192 for the Chooser (its training views' side), 256 for one matcher; a given size is kept either way."""
+    t, r = photo_pair
+    assert col.colorize(t, r).T_L.shape[-2] == col.DEFAULT_SIZES["chooser"] == 192
+    assert col.colorize(t, r, chooser=False).T_L.shape[-2] == col.DEFAULT_SIZES["other"] == 256
+    out = col.colorize(t, r, size=64)
+    assert out.T_L.shape[-2] == 64 and out.colornet == "chooser_small"
+
+
 def test_the_chooser_is_refused_where_it_cannot_run_and_auto_says_why(photo_pair):
     t, r = photo_pair
     with pytest.raises(ValueError, match="no shipped Chooser reads the warps of gray-VGG 'grayvgg_small_synthetic'"):
