@@ -25,9 +25,9 @@ from ..colorization.extractors import load_extractor
 from ..colorization.smoothing import smooth_ab
 from ..core import color
 from ..core.devices import device_of
-from ..world.photo_views import CROP, HELDOUT_PHOTOS, other_view_pairs, random_views
+from ..world.photo_views import CROP, HELDOUT_PHOTOS, other_view_pairs
 from . import loop
-from .photo_colornet import described, sample, sources
+from .photo_colornet import build_cache, described, sample, sources
 
 WARPS = tuple(f"W{k}" for k in range(len(FIELDS)))
 
@@ -76,17 +76,6 @@ def match_cache(model, T_lab: torch.Tensor, R_lab: torch.Tensor) -> dict:
     return {k: torch.cat(v) for k, v in out.items()}
 
 
-def build_cache(cfg: Config, model, images: list) -> dict:
-    """``pairs_per_image`` pairs of every image, matched once (deterministic from the seed)."""
-    g = torch.Generator().manual_seed(cfg.seed)
-    parts = []
-    for source in images:
-        views = random_views(source, cfg.pairs_per_image, g, crop=cfg.crop, short=max(cfg.crop * 4 // 3, cfg.crop + 32),
-                             hue=False)
-        parts.append(match_cache(model, views.T_lab, views.R_lab))
-    return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
-
-
 @dataclass
 class Parts:
     net: Chooser
@@ -108,7 +97,7 @@ def build(cfg: Config) -> Parts:
         raise ValueError(f"batch_size {cfg.batch_size} must be divisible by the number of processes {world}")
     device = torch.device(cfg.device if cfg.device == "cpu" else f"cuda:{rank % max(1, torch.cuda.device_count())}")
     extractor = load_extractor(cfg.features)
-    cache = build_cache(cfg, extractor, sources(cfg.images, cfg.extra_images))
+    cache = build_cache(cfg, extractor, sources(cfg.images, cfg.extra_images), match_cache)
     torch.manual_seed(cfg.seed)
     net = Chooser(len(FIELDS), cache["sims"].shape[1], cfg.width).to(device).train()
     model = torch.nn.parallel.DistributedDataParallel(net) if world > 1 else net
@@ -126,10 +115,7 @@ def step(cfg: Config, parts: Parts, i: int) -> dict:
     loss = F.smooth_l1_loss(parts.model(b["T_L"], [b[k] for k in WARPS], b["sims"]), b["T_ab"])
     parts.opt.zero_grad(set_to_none=True)
     loss.backward()
-    value = loss.detach()
-    if parts.world > 1:
-        dist.all_reduce(value)
-        value /= parts.world
+    value = loop.mean_over_ranks(loss, parts.world)
     parts.opt.step()
     return {"loss": value.item()}
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -165,17 +166,21 @@ def sources(images: str, extra_images: str = "") -> list:
         image_folder(extra_images) if extra_images else [])
 
 
-def matched_views(model: GrayVGG, source, n: int, g: torch.Generator, crop: int = CROP) -> dict:
-    """``n`` pairs of two views of one image, matched (the hue turns at training time, on the maps)."""
+def matched_views(model: GrayVGG, source, n: int, g: torch.Generator, crop: int = CROP,
+                  matcher: Callable[[GrayVGG, torch.Tensor, torch.Tensor], dict] = match_pairs) -> dict:
+    """``n`` pairs of two views of one image, matched by ``matcher`` (:func:`match_pairs`; the Chooser's
+    trainer passes its own); the hue turns at training time, on the maps."""
     pairs = random_views(source, n, g, crop=crop, short=max(crop * 4 // 3, crop + 32), hue=False)
-    return match_pairs(model, pairs.T_lab, pairs.R_lab)
+    return matcher(model, pairs.T_lab, pairs.R_lab)
 
 
-def build_cache(cfg: Config, model: GrayVGG, images: list) -> dict:
-    """``pairs_per_image`` pairs of every training image of ``images``, matched once (deterministic from the seed)."""
+def build_cache(cfg, model: GrayVGG, images: list,
+                matcher: Callable[[GrayVGG, torch.Tensor, torch.Tensor], dict] = match_pairs) -> dict:
+    """``cfg.pairs_per_image`` pairs of every training image of ``images``, matched once by ``matcher``
+    (deterministic from ``cfg.seed``; ``cfg.crop`` the views' side)."""
     g = torch.Generator().manual_seed(cfg.seed)
-    parts = [matched_views(model, source, cfg.pairs_per_image, g, cfg.crop) for source in images]
-    return {k: torch.cat([p[k] for p in parts]) for k in CACHE_KEYS}
+    parts = [matched_views(model, source, cfg.pairs_per_image, g, cfg.crop, matcher) for source in images]
+    return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
 
 
 def build(cfg: Config) -> Parts:
@@ -228,10 +233,7 @@ def step(cfg: Config, parts: Parts, i: int) -> dict:
         loss = F.smooth_l1_loss(P_ab, b["T_ab"])
     parts.opt.zero_grad(set_to_none=True)
     loss.backward()
-    value = loss.detach()
-    if parts.world > 1:
-        dist.all_reduce(value)
-        value /= parts.world
+    value = loop.mean_over_ranks(loss, parts.world)
     parts.opt.step()
     return {"branch": branch, "loss": value.item()}
 
