@@ -255,10 +255,7 @@ def step(cfg: Config, parts: Parts, i: int) -> dict:
         loss = automatic_l1_loss(P_ab, b.T_ab)
     parts.opt.zero_grad(set_to_none=True)
     loss.backward()
-    value = loss.detach()
-    if parts.world > 1:  # the logged loss is the whole batch's, as in a single process
-        dist.all_reduce(value)
-        value /= parts.world
+    value = loop.mean_over_ranks(loss, parts.world)
     parts.opt.step()
     return {"branch": branch, "loss": value.item()}
 

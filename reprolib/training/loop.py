@@ -92,6 +92,16 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
         group["lr"] = lr
 
 
+def mean_over_ranks(value: torch.Tensor, world: int) -> torch.Tensor:
+    """A detached per-rank number averaged over the ``world`` processes of a torchrun launch (itself when
+    ``world`` is 1): the loss to log is the whole batch's, as in a single process."""
+    value = value.detach()
+    if world > 1:
+        dist.all_reduce(value)
+        value /= world
+    return value
+
+
 def state_path(out: str | os.PathLike) -> Path:
     """The resumable training state kept beside ``out`` while a run is unfinished."""
     out = Path(out)
