@@ -58,10 +58,9 @@ def photo_colornet_for(extractor: str):
 
 
 @torch.no_grad()
-def default_pipeline(model, T_L: torch.Tensor, R_lab: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``colorize``'s default at the working size: P_ab of the extractor's shipped Chooser (else R'_ab
-    smoothed) and R'_ab of the photo route."""
-    picker = chooser_for(model.extractor)
+def default_pipeline(model, picker, T_L: torch.Tensor, R_lab: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``colorize``'s default at the working size: P_ab of ``picker``, the extractor's shipped Chooser
+    (:func:`~reprolib.colorization.chooser.chooser_for`; None: R'_ab smoothed), and R'_ab of the photo route."""
     if picker is None:
         P_ab, m = colorize_lab(model, None, T_L, R_lab)
         return P_ab, m.R_ab_warped
@@ -130,6 +129,7 @@ def retrieval_versus_random(choice: str, size: int = 192, names: tuple[str, ...]
     retrieval's first choice, and averaged over all candidates (a reference drawn at random); coloured by
     ``colorize``'s default pipeline (:func:`default_pipeline`)."""
     model = load_extractor(choice)
+    picker = chooser_for(model.extractor)
     labs = {name: photo_lab(name, size) for name in names}
     first, random = [], []
     for name, T in labs.items():
@@ -137,7 +137,7 @@ def retrieval_versus_random(choice: str, size: int = 192, names: tuple[str, ...]
         ranked = recommend(model, T[None, :1], [labs[n][None, :1] for n in others])
         errors = {}
         for n in others:
-            P_ab, _ = default_pipeline(model, T[None, :1], labs[n][None])
+            P_ab, _ = default_pipeline(model, picker, T[None, :1], labs[n][None])
             errors[n] = mean_delta_e2000(torch.cat((T[None, :1], P_ab), 1), T[None]).item()
         first.append(errors[others[ranked[0][0]]])
         random.append(sum(errors.values()) / len(errors))
@@ -273,18 +273,19 @@ def gallery(choice: str, n: int = 6) -> tuple[list, list[str]]:
     """Six held-out pairs (target, reference, R'_ab, result, truth): three "other view" pairs and three
     cross-photo pairs with retrieval's first choice, coloured by ``colorize``'s default pipeline with ``choice``."""
     model = load_extractor(choice)
+    picker = chooser_for(model.extractor)
     pairs = other_view_pairs(HELDOUT_PHOTOS[::2], 1)
     items, titles = [], []
     for i in range(len(pairs)):
         T, R = pairs.T_lab[i:i + 1], pairs.R_lab[i:i + 1]
-        P_ab, R_ab_warped = default_pipeline(model, T[:, :1], R)
+        P_ab, R_ab_warped = default_pipeline(model, picker, T[:, :1], R)
         items.append((T, R, R_ab_warped, P_ab))
         titles.append(f"{_short(pairs.names[i])}, other view")
     labs = {name: photo_lab(name, 192) for name in HELDOUT_PHOTOS}
     for name in HELDOUT_PHOTOS[1::2][: n - len(items)]:
         others = [o for o in HELDOUT_PHOTOS if o != name]
         best = others[recommend(model, labs[name][None, :1], [labs[o][None, :1] for o in others])[0][0]]
-        P_ab, R_ab_warped = default_pipeline(model, labs[name][None, :1], labs[best][None])
+        P_ab, R_ab_warped = default_pipeline(model, picker, labs[name][None, :1], labs[best][None])
         items.append((labs[name][None], labs[best][None], R_ab_warped, P_ab))
         titles.append(f"{_short(name)} from {_short(best)}")
     return items, titles
