@@ -79,11 +79,14 @@ def _train_colornet(args: argparse.Namespace) -> int:
                                  size=args.size, width=args.width, residual=not args.no_residual, lr=args.lr,
                                  pool=args.pool, eval_n=args.eval_n, grayvgg=args.grayvgg, usual=args.usual,
                                  related=args.related, **_loop_options(args))
-    if "sha256" not in metrics:  # a rank > 0 of a torchrun launch: rank 0 writes and reports
-        return 0
-    print(f"wrote {out} and {out.with_suffix('.json')}: held-out CIEDE2000 {metrics.get('heldout_delta_e2000')} "
-          f"(R'_ab alone {metrics.get('heldout_delta_e2000_warped_reference')}) after {metrics['steps']} steps "
-          f"in {metrics['seconds']} s")
+    return _report_heldout(out, metrics, "R'_ab alone", "heldout_delta_e2000_warped_reference")
+
+
+def _report_heldout(out: Path, metrics: dict, baseline: str, key: str) -> int:
+    """The line a colorization trainer ends with (rank 0 only: under torchrun, rank 0 writes and reports)."""
+    if "sha256" in metrics:
+        print(f"wrote {out} and {out.with_suffix('.json')}: held-out CIEDE2000 {metrics.get('heldout_delta_e2000')} "
+              f"({baseline} {metrics.get(key)}) after {metrics['steps']} steps in {metrics['seconds']} s")
     return 0
 
 
@@ -95,12 +98,7 @@ def _train_chooser(args: argparse.Namespace) -> int:
                             lr=args.lr, features=args.features, images=args.images, hue=args.hue,
                             extra_images=args.extra_images or "", pairs_per_image=args.pairs_per_image,
                             eval_n=min(args.eval_n, 4), **_loop_options(args))
-    if "sha256" not in metrics:  # a rank > 0 of a torchrun launch: rank 0 writes and reports
-        return 0
-    print(f"wrote {out} and {out.with_suffix('.json')}: held-out CIEDE2000 {metrics.get('heldout_delta_e2000')} "
-          f"(R'_ab smoothed {metrics.get('heldout_delta_e2000_warped_reference_smoothed')}) after "
-          f"{metrics['steps']} steps in {metrics['seconds']} s")
-    return 0
+    return _report_heldout(out, metrics, "R'_ab smoothed", "heldout_delta_e2000_warped_reference_smoothed")
 
 
 def _train_insertion(args: argparse.Namespace) -> int:
