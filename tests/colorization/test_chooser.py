@@ -18,6 +18,7 @@ def test_fast_exact_nn_finds_the_same_clear_matches_as_float32():
     exact, sim = exact_nn(T, R)
     fast, sim_fast = exact_nn(T, R, fast=True)
     assert torch.equal(fast, exact) and sim_fast.dtype == torch.float32
+    assert not torch.equal(sim_fast, sim)  # the cosines were computed in bfloat16, not float32
     assert (sim_fast - sim).abs().max() < 0.02
     where = (exact[0, 0] * 16 + exact[0, 1]).flatten()
     assert torch.equal(order[where], torch.arange(12 * 16))  # each position found its own shuffled copy

@@ -2,11 +2,7 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -18,7 +14,6 @@ from reprolib.core.photos import PHOTOS_DIR
 from reprolib.training import chooser
 from reprolib.world.photo_views import HELDOUT_PHOTOS, train_photos
 
-REPO = Path(__file__).resolve().parents[2]
 FEW = ["--steps", "2", "--batch-size", "2", "--pairs-per-image", "1", "--eval-n", "0", "--no-progress"]
 
 
@@ -56,15 +51,10 @@ def test_train_chooser_writes_a_loadable_net_with_its_provenance(tmp_path, folde
     assert "held-out photos" in err and err.count("\n") == 1 and not (tmp_path / "bad.pt").exists()
 
 
-def test_torchrun_two_processes_match_one(tmp_path, folder):
+def test_torchrun_two_processes_match_one(tmp_path, folder, torchrun_metrics):
     """torchrun with 2 gloo processes: the same final loss as 1 process (DDP averages the gradients)."""
     args = ["train", "chooser", "--images", str(folder), *FEW, "--seed", "3"]
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "reprolib",
-           *args, "--out", str(tmp_path / "ddp.pt")]
-    run = subprocess.run(cmd, cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
-                         timeout=300)
-    assert run.returncode == 0, run.stderr[-2000:]
-    two = json.loads((tmp_path / "ddp.json").read_text())["metrics"]
+    two = torchrun_metrics(args, tmp_path / "ddp.pt")
     assert main([*args, "--out", str(tmp_path / "one.pt")]) == 0
     one = json.loads((tmp_path / "one.json").read_text())["metrics"]
     assert two["world_size"] == 2 and one["world_size"] == 1

@@ -2,10 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -18,7 +14,6 @@ from reprolib.core.seeds import train_data_seed
 from reprolib.training import colornet as ct
 from reprolib.world import scenes
 
-REPO = Path(__file__).resolve().parents[2]
 TINY = dict(batch_size=4, size=32, eval_n=0, progress=False)
 
 
@@ -65,16 +60,11 @@ def test_a_few_steps_reduce_the_loss(tmp_path, batch):
     assert l1 < 0.7 * l0, (l0, l1)
 
 
-def test_two_processes_match_one(tmp_path):
+def test_two_processes_match_one(tmp_path, torchrun_metrics):
     """torchrun with 2 gloo processes: ranks stay in sync and the result equals the 1-process run."""
     args = ["train", "colornet", "--mode", "full", "--steps", "4", "--batch-size", "4", "--size", "32",
             "--pool", "2", "--seed", "2", "--eval-n", "0", "--no-progress"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "reprolib",
-           *args, "--out", str(tmp_path / "ddp.pt")]
-    run = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stderr[-2000:]
-    record = json.loads((tmp_path / "ddp.json").read_text())["metrics"]
+    record = torchrun_metrics(args, tmp_path / "ddp.pt", timeout=120)
     assert record["world_size"] == 2 and record["ddp_weight_spread"] == 0.0  # both ranks end identical
     assert main([*args, "--out", str(tmp_path / "one.pt")]) == 0
     single = json.loads((tmp_path / "one.json").read_text())["metrics"]
