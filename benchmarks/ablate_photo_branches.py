@@ -1,12 +1,13 @@
 """Which training branches of the photo ColorNet pay, chosen on validation photos, never on the held-out ones.
 
 Trains the shipped recipe (``train colornet --images shipped``: width 1/8, 1200 steps, batch 8, 48 pairs per
-image) on the training photos less ``VALIDATION`` (two of them, set aside here), once per ``--branches``
+image) on the training photos less the validation photos (``--images fit``: ``photo_pairs.fit_photos()``; the
+split is ``reprolib.training.photo_pairs``'s), once per ``--branches``
 setting, ``--guided`` radius (the net's guided filter layer; 0: none), ``--hue`` probability (of an a*b* turn
 per training pair) and seed (``--steps``, ``--width`` and
 ``--extra-images``, a folder of more training photos, change the recipe), and prints mean CIEDE2000 on
-``other_view_pairs(VALIDATION, --n-per)`` for the net and for R'_ab alone, raw and smoothed along T_L
-(median + guided). The held-out photos of the study are not read.
+``other_view_pairs(VALIDATION_PHOTOS, --n-per)`` (``photo_pairs.evaluate_views``) for the net and for R'_ab
+alone, raw and smoothed along T_L (median + guided). The held-out photos of the study are not read.
 Measures and prints markdown; asserts nothing. About 5-13 minutes per net of the shipped recipe on 2 cores,
 about 20 with 3000 steps or width 1/4.
 Usage:
@@ -21,33 +22,25 @@ import json
 import tempfile
 from pathlib import Path
 
-import torch
-
-from reprolib.colorization.colorize import colorize_matched, photo_match
 from reprolib.colorization.colornet import load_colornet
 from reprolib.colorization.extractors import load_extractor
-from reprolib.core import color
-from reprolib.core.photos import PHOTOS_DIR
+from reprolib.colorization.pipelines import DecColorNet, WarpSmoothed
 from reprolib.training import photo_colornet
-from reprolib.world.photo_views import other_view_pairs, train_photos
+from reprolib.training.photo_pairs import VALIDATION_PHOTOS, evaluate_views, fit_photos, mean
 
-VALIDATION = ("china.jpg", "picosdeeuropa_by_Aitzol_Berasategi.jpg")
 SMOOTHINGS = ("none", "median_guided")
 
 
-@torch.no_grad()
 def validate(net, extractor, n_per: int) -> dict[str, float]:
-    """Mean CIEDE2000 on the validation pairs: net and R'_ab alone (net None), each raw and smoothed."""
-    pairs = other_view_pairs(VALIDATION, n_per)
-    out = {f"{who}_{s}": 0.0 for who in ("net", "warped_reference") for s in SMOOTHINGS}
-    for i in range(len(pairs)):
-        T, R = pairs.T_lab[i:i + 1], pairs.R_lab[i:i + 1]
-        m = photo_match(extractor, T[:, :1], R)
-        for who, which in (("net", net), ("warped_reference", None)):
-            for s in SMOOTHINGS:
-                ab = colorize_matched(which, T[:, :1], m, s)
-                out[f"{who}_{s}"] += color.delta_e2000(torch.cat((T[:, :1], ab.to(T)), 1), T).mean().item() / len(pairs)
-    return out
+    """Mean CIEDE2000 on the validation pairs: net and R'_ab alone, each raw and smoothed, from one match."""
+    rows = {f"{who}_{s}": (DecColorNet(net=net, smoothing=s) if who == "net" else WarpSmoothed(smoothing=s))
+            for who in ("net", "warped_reference") for s in SMOOTHINGS}
+
+    def predict(T_L, R_lab):
+        matched = rows["warped_reference_none"].match(extractor, T_L, R_lab)
+        return {name: pipeline.predict(T_L, matched) for name, pipeline in rows.items()}
+
+    return {name: mean(values) for name, values in evaluate_views(predict, VALIDATION_PHOTOS, n_per).items()}
 
 
 def main() -> None:
@@ -70,22 +63,17 @@ def main() -> None:
     parser.add_argument("--extra-images", default="", help="a folder of more training photos (default: none)")
     parser.add_argument("--out", default=None, help="keep the nets and a results.json here (default: a temp dir)")
     args = parser.parse_args()
-    fit = [name for name in train_photos() if name not in VALIDATION]
     extractor = load_extractor(args.features)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(args.out or tmp)
-        images = Path(tmp) / "images"
-        images.mkdir()
-        for name in fit:
-            (images / name).symlink_to(PHOTOS_DIR / name)
-        print(f"features {extractor.extractor}; {args.steps} steps, width {args.width}; trained on {len(fit)} photos; "
-              f"validation: {', '.join(VALIDATION)}, {args.n_per} pairs each\n")
+        print(f"features {extractor.extractor}; {args.steps} steps, width {args.width}; trained on "
+              f"{len(fit_photos())} photos; validation: {', '.join(VALIDATION_PHOTOS)}, {args.n_per} pairs each\n")
         print("| branches | guided | hue | seed | net raw | R'_ab raw | net smoothed | R'_ab smoothed |")
         print("|---|---:|---:|---:|---:|---:|---:|---:|")
         results = {}
         for branches, guided, hue, seed in itertools.product(args.branches, args.guided, args.hue, args.seeds):
             ckpt = out / f"colornet_{args.features}_{branches.replace(',', '+')}_g{guided}_hue{hue}_seed{seed}.pt"
-            photo_colornet.train(ckpt, images=str(images), features=args.features, branches=tuple(branches.split(",")),
+            photo_colornet.train(ckpt, images="fit", features=args.features, branches=tuple(branches.split(",")),
                                  steps=args.steps, seed=seed, width=args.width, guided=guided, hue=hue,
                                  extra_images=args.extra_images, pairs_per_image=args.pairs_per_image, eval_n=0,
                                  progress=False)
@@ -95,12 +83,10 @@ def main() -> None:
                   f"{r['warped_reference_none']:.3f} | {r['net_median_guided']:.3f} | "
                   f"{r['warped_reference_median_guided']:.3f} |", flush=True)
         if args.out:
-            (out / "results.json").write_text(json.dumps({"features": extractor.extractor, "validation": VALIDATION,
-                                                          "n_per": args.n_per, "steps": args.steps, "width": args.width,
-                                                          "extra_images": args.extra_images, "hue": args.hue,
-                                                          "seeds": args.seeds, "rows": results},
-                                                         indent=1))
-
+            record = {"features": extractor.extractor, "validation": VALIDATION_PHOTOS, "n_per": args.n_per,
+                      "steps": args.steps, "width": args.width, "extra_images": args.extra_images, "hue": args.hue,
+                      "seeds": args.seeds, "rows": results}
+            (out / "results.json").write_text(json.dumps(record, indent=1))
 
 if __name__ == "__main__":
     main()

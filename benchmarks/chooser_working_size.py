@@ -20,7 +20,8 @@ import torch
 from reprolib.colorization.colorize import colorize
 from reprolib.colorization.extractors import load_extractor
 from reprolib.core import color
-from reprolib.world.photo_views import HELDOUT_PHOTOS, other_view_pairs
+from reprolib.training.photo_pairs import HELDOUT_PHOTOS
+from reprolib.world.photo_views import other_view_pairs
 
 
 def main() -> None:

@@ -1,7 +1,8 @@
 """Where R'_ab's error on photographs lies, and how much of it a net that only distrusts and refills R'_ab could remove.
 
-On the validation pairs of ``ablate_photo_branches.py`` (``other_view_pairs(VALIDATION, --n-per)``, two
-training photos; the held-out photos of the study are not read), for each ``--features``, mean CIEDE2000 of:
+On the validation pairs (``other_view_pairs(VALIDATION_PHOTOS, --n-per)``, two training photos set aside by
+``reprolib.training.photo_pairs``; the held-out photos of the study are not read), for each ``--features``, mean
+CIEDE2000 of:
 
 * R'_ab raw, and smoothed along T_L (median + guided, the shipped post-hoc filter): the floor's baselines;
 * the field's resolution: the target's own a*b* area-pooled to the stride of the field (4) and upsampled
@@ -26,12 +27,12 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
-from ablate_photo_branches import VALIDATION
 
-from reprolib.colorization.colorize import photo_match
 from reprolib.colorization.extractors import load_extractor
+from reprolib.colorization.pipelines import WarpSmoothed
 from reprolib.colorization.smoothing import EPS, RADIUS, smooth_ab
 from reprolib.core import color
+from reprolib.training.photo_pairs import VALIDATION_PHOTOS
 from reprolib.world.photo_views import other_view_pairs
 
 BASELINE = "R'_ab smoothed"
@@ -56,7 +57,7 @@ def error(T: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def budget(extractor, n_per: int) -> dict[str, float]:
-    pairs = other_view_pairs(VALIDATION, n_per)
+    pairs = other_view_pairs(VALIDATION_PHOTOS, n_per)
     out: dict[str, float] = {}
 
     def add(key: str, value: float) -> None:
@@ -66,7 +67,7 @@ def budget(extractor, n_per: int) -> dict[str, float]:
         T, R = pairs.T_lab[i:i + 1], pairs.R_lab[i:i + 1]
         T_L, T_ab = T[:, :1], T[:, 1:]
 
-        m = photo_match(extractor, T_L, R)
+        m = WarpSmoothed().match(extractor, T_L, R)[0]  # colorize's one matcher, the photo route
         e = error(T, m.R_ab_warped)
         pooled = F.interpolate(F.avg_pool2d(T_ab, STRIDE), size=T_ab.shape[-2:], mode="bilinear", align_corners=False)
         add("R'_ab raw", e.mean().item())
@@ -93,7 +94,7 @@ def main() -> None:
     for name in args.features:
         extractor = load_extractor(name)
         results[extractor.extractor] = budget(extractor, args.n_per)
-    print(f"validation: {', '.join(VALIDATION)}, {args.n_per} other-view pairs each; wrong: CIEDE2000 of R'_ab "
+    print(f"validation: {', '.join(VALIDATION_PHOTOS)}, {args.n_per} other-view pairs each; wrong: CIEDE2000 of R'_ab "
           f"above the threshold; percentages against {BASELINE}\n")
     print("| | " + " | ".join(results) + " |")
     print("|---|" + "---:|" * len(results))

@@ -13,8 +13,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .colorization.colorize import COLORIZE_METHODS, DEFAULT_COLORNET, DEFAULT_FEATURES, DEFAULT_METHOD
+from .colorization.colorize import DEFAULT_COLORNET, DEFAULT_FEATURES
 from .colorization.extractors import GrayVGGWeights
+from .colorization.pipelines import COLORIZE_METHODS, DEFAULT_METHOD
 from .colorization.smoothing import DEFAULT_FILTER, FILTERS
 from .core.devices import DEVICES, resolve_device
 from .training.colornet import MODES as COLORNET_MODES

@@ -21,9 +21,10 @@ import matplotlib.pyplot as plt
 import torch
 from torch import Tensor
 
-from .colorization.colorize import DEFAULT_FEATURES, DEFAULT_METHOD, colorize, methods_for
+from .colorization.colorize import DEFAULT_FEATURES, colorize
 from .colorization.extractors import load_extractor
 from .colorization.features import GrayVGG
+from .colorization.pipelines import DEFAULT_METHOD, methods_for
 from .colorization.retrieval import recommend_photos
 from .core import checks
 from .core.photos import list_photos, load_photo, resize_long_side

@@ -19,9 +19,10 @@ from urllib.parse import parse_qs
 
 import torch
 
-from .colorization.colorize import DEFAULT_FEATURES, DEFAULT_METHOD, methods_for
+from .colorization.colorize import DEFAULT_FEATURES
 from .colorization.extractors import load_extractor
 from .colorization.features import VID_LAYERS, GrayVGG
+from .colorization.pipelines import DEFAULT_METHOD, methods_for
 from .core.photos import list_photos
 from .photo_page import (
     DEFAULT_REFERENCES,

@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .colorization.colorize import Colorization, colorize, colornet_for
-from .colorization.colornet import ColorNet
+from .colorization.colorize import Colorization, colorize
+from .colorization.colornet import ColorNet, colornet_for
 from .colorization.extractors import load_extractor
 from .colorization.features import GrayVGG
 from .colorization.retrieval import recommend_photos

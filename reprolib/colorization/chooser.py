@@ -3,19 +3,20 @@
 DEC's sub-net reads one warp R'_ab and its similarity maps. On photographs the photo route's warp
 (``PHOTO_FIELD``) is often wrong where another hypercolumn is right, so this net reads K warps of the
 same reference, R'_ab^k = R_ab(phi^k_T->R(p)), one per hypercolumn of ``FIELDS`` (each matched with
-mirrored candidates), with T_L and all K sets of similarity maps (sim_T->R and sim_T<->R, 10 per field),
-and mixes them:
+mirrored candidates, all on one set of gray-VGG pyramids), with T_L and all K sets of similarity maps
+(sim_T->R and sim_T<->R, 10 per field), and mixes them:
 
     P_ab = GF_T_L( sum_k softmax_k(y_k(p)) R'_ab^k(p) + r(p) ),    (y, r) = U-Net(T_L, R'_ab^1..K, sims^1..K)
 
 (the U-Net is ColorNet's trunk, GF its guided filter layer with guide T_L, r a residual; at initialisation
 the first warp dominates, so an untrained net returns about R'_ab^1 filtered). It is trained like the photo
 ColorNet's real branch (:mod:`reprolib.training.chooser`): smooth L1 against the target's own colours on
-pairs of views of the training photos.
+pairs of views of the training photos. The pipeline that runs it is
+:class:`reprolib.colorization.pipelines.ChooserPipeline`.
 
 Where we deviate from DEC: K warps instead of one, the per-pixel softmax over them, the trained guided
 filter layer (no post-hoc smoothing after it), and the stride-2 field (relu2_1 + relu3_1 + relu4_1) searched
-with bfloat16 cosines (``FAST``, :func:`~reprolib.colorization.matching.exact_nn`): three times faster on
+with bfloat16 cosines (``Field.fast``, :func:`~reprolib.colorization.matching.exact_nn`): three times faster on
 2 CPU cores, and on 16 validation pairs its R'_ab smoothed measured 3.580 against 3.560 CIEDE2000 in float32.
 Measured on the held-out photos: ``results.json["photos"]``, row "chooser".
 """
@@ -26,23 +27,15 @@ import os
 import torch
 from torch import Tensor, nn
 
-from ..core import checks
 from ..core.weights import Weights, WeightsEnum, load_checkpoint
 from .colornet import ColorNet
-from .matching import PHOTO_FIELD, Matched, match
+from .matching import PHOTO_ROUTE, Field, Matched
 from .smoothing import RADIUS, guided_layer
 
-FIELDS = (PHOTO_FIELD, ("relu2_1", "relu3_1", "relu4_1"), ("relu4_1", "relu5_1"))  # R'_ab^1 .. R'_ab^K
-FAST = (False, True, False)  # bfloat16 cosines for the stride-2 field only (the expensive one)
+# R'_ab^1 .. R'_ab^K: the photo route, a stride-2 hypercolumn searched with bfloat16 cosines (the expensive one),
+# and a coarse one; each with mirrored candidates
+FIELDS = (PHOTO_ROUTE, Field(("relu2_1", "relu3_1", "relu4_1"), fast=True), Field(("relu4_1", "relu5_1")))
 FORMAT = "reprolib.chooser/1"
-
-
-@torch.no_grad()
-def match_fields(model, T_L: Tensor, R_lab: Tensor, maps: bool = True) -> list[Matched]:
-    """The similarity sub-net once per hypercolumn of ``FIELDS`` (mirrored candidates): T_L (B, 1, h, w),
-    R_lab (B, 3, h', w') -> K :class:`~reprolib.colorization.matching.Matched`, R'_ab^k and its maps."""
-    return [match(model, T_L, R_lab[:, :1], R_lab[:, 1:], field_layer=field, mirror=True, maps=maps, fast=fast)
-            for field, fast in zip(FIELDS, FAST)]
 
 
 class Chooser(ColorNet):
@@ -71,14 +64,14 @@ class Chooser(ColorNet):
         return guided_layer(P_ab, T_L, RADIUS)
 
     def choose_matched(self, T_L: Tensor, matched: list[Matched]) -> Tensor:
-        """P_ab from the output of :func:`match_fields` (made with the maps)."""
+        """P_ab from the K matches of ``FIELDS`` (``matching.match_fields``, with the maps)."""
         return self(T_L, [m.R_ab_warped for m in matched], torch.cat([m.sims for m in matched], 1))
 
 
 def checkpoint_dict(net: Chooser, **meta) -> dict:
     """What the trainer saves: format, config, float32 state_dict and provenance (``meta["features"]``)."""
     return {"format": FORMAT, "config": {"k": net.k, "n_sims": net.n_sims, "width": net.width,
-                                         "fields": [list(f) for f in FIELDS]},
+                                         "fields": [list(f.layers) for f in FIELDS]},
             "state_dict": {k: v.detach().float().cpu().clone() for k, v in net.state_dict().items()}, "meta": meta}
 
 
@@ -109,8 +102,8 @@ def load_chooser(path: str | os.PathLike | ChooserWeights) -> Chooser:
     obj = load_checkpoint(path, FORMAT, "chooser checkpoint", make=f"python -m reprolib train chooser --out {where}")
     try:
         cfg = obj["config"]
-        if [tuple(f) for f in cfg["fields"]] != list(FIELDS):
-            raise ValueError(f"{where} reads the warps of {cfg['fields']}, not of {[list(f) for f in FIELDS]}")
+        if [tuple(f) for f in cfg["fields"]] != [f.layers for f in FIELDS]:
+            raise ValueError(f"{where} reads the warps of {cfg['fields']}, not of {[list(f.layers) for f in FIELDS]}")
         net = Chooser(int(cfg["k"]), int(cfg["n_sims"]), float(cfg["width"]))
         net.load_state_dict(obj["state_dict"])
     except (KeyError, TypeError, RuntimeError) as err:
@@ -128,11 +121,3 @@ def chooser_for(extractor: str) -> Chooser | None:
             return load_chooser(entry)
     return None
 
-
-@torch.no_grad()
-def choose_pairs(net: Chooser, model, T_L: Tensor, R_lab: Tensor) -> tuple[Tensor, list[Matched]]:
-    """P_ab of the Chooser for T_L (B, 1, h, w) and R_lab (B, 3, h', w'), and the K matches it read."""
-    T_L = checks.luminance(T_L, "T_L")
-    matched = match_fields(model, T_L, R_lab)
-    p = next(net.parameters())
-    return net.choose_matched(T_L.to(p), [Matched(*(x.to(p.device) for x in m)) for m in matched]), matched

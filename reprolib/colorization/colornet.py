@@ -281,6 +281,15 @@ def load_colornet(path: str | os.PathLike | ColorNetWeights | None = None, mode:
     return net.eval()
 
 
+def colornet_for(extractor: str) -> ColorNet | None:
+    """The shipped ColorNet trained on the similarity maps of gray-VGG ``extractor`` (the first registry entry that
+    names it: ``colornet_full`` for the synthetic world's, the photo ColorNet for a photo gray-VGG), or None."""
+    for entry in ColorNetWeights:
+        if entry.features == extractor and entry.status() != "missing":
+            return load_colornet(entry)
+    return None
+
+
 def check_pairing(net: ColorNet, extractor: str, allow_mismatch: bool = False) -> None:
     """Refuse to run ``net`` on the similarity maps of gray-VGG ``extractor`` when it was trained on another's
     (the maps and R'_ab of another feature space mean something else to it). ``allow_mismatch`` runs it

@@ -195,17 +195,22 @@ def _resize(img: Tensor, height: int, width: int) -> Tensor:
     return out if img.dim() == 4 else out.squeeze(0)
 
 
+def short_side_size(h: int, w: int, n: int) -> tuple[int, int]:
+    """The (H, W) of an h x w image resized so that its shorter side is n (the other rounded to keep the ratio)."""
+    if h <= w:
+        return n, max(1, round(w * n / h))
+    return max(1, round(h * n / w)), n
+
+
 def resize_short_side(img: Tensor, n: int) -> Tensor:
-    """Resize (C, H, W) or (B, C, H, W) so the shorter side is n; the other is rounded to keep the ratio.
+    """Resize (C, H, W) or (B, C, H, W) so the shorter side is n; the other is rounded to keep the ratio
+    (:func:`short_side_size`).
 
     Bilinear with antialiasing (a triangle filter widened when shrinking): no value leaves the input range.
     """
     checks.image(img)
     checks.int_at_least(n, "n")
-    h, w = img.shape[-2:]
-    if h <= w:
-        return _resize(img, n, max(1, round(w * n / h)))
-    return _resize(img, max(1, round(h * n / w)), n)
+    return _resize(img, *short_side_size(*img.shape[-2:], n))
 
 
 def resize_long_side(img: Tensor, n: int) -> Tensor:

@@ -15,23 +15,24 @@ reference): no ground truth for "as the reference says", so the target's own col
 """
 from __future__ import annotations
 
+import itertools
 import json
 import time
 import warnings
 
 import torch
 
-from ..colorization.chooser import choose_pairs, chooser_for
-from ..colorization.colorize import colorize_lab, colorize_matched, photo_match
-from ..colorization.colornet import ColorNetWeights, load_colornet
+from ..colorization.colornet import ColorNetWeights, colornet_for, load_colornet
 from ..colorization.extractors import load_extractor
+from ..colorization.pipelines import DecColorNet, Pipeline, WarpSmoothed, plan
 from ..colorization.retrieval import recommend
 from ..colorization.welsh import welsh
 from ..core import color
 from ..core.files import OutputDir
 from ..core.jobs import Job, run_jobs
 from ..core.weights import data_file
-from ..world.photo_views import HELDOUT_PHOTOS, other_view_pairs, photo_lab
+from ..training.photo_pairs import HELDOUT_PHOTOS, evaluate_views
+from ..world.photo_views import CROP, other_view_pairs, photo_lab
 from . import plots
 from .image_metrics import colorfulness, mean_delta_e2000, psnr
 from .report import Step, table
@@ -48,24 +49,23 @@ def shipped() -> dict:
     return json.loads(data_file(SHIPPED).read_text())
 
 
-def photo_colornet_for(extractor: str):
-    """The shipped photo-trained ColorNet of a gray-VGG, or None."""
-    for entry in ColorNetWeights:
-        photo = entry.value.name.startswith("colornet_photo")
-        if photo and entry.features == extractor and entry.status() != "missing":
-            return load_colornet(entry)
-    return None
+def default_pipeline(model) -> Pipeline:
+    """``colorize``'s default pipeline for gray-VGG ``model`` on the study's views (:func:`~reprolib.colorization.
+    pipelines.plan` at the views' size): its shipped Chooser, else R'_ab smoothed."""
+    return plan(model, (CROP, CROP), (CROP, CROP)).pipeline
 
 
-@torch.no_grad()
-def default_pipeline(model, picker, T_L: torch.Tensor, R_lab: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``colorize``'s default at the working size: P_ab of ``picker``, the extractor's shipped Chooser
-    (:func:`~reprolib.colorization.chooser.chooser_for`; None: R'_ab smoothed), and R'_ab of the photo route."""
-    if picker is None:
-        P_ab, m = colorize_lab(model, None, T_L, R_lab)
-        return P_ab, m.R_ab_warped
-    P_ab, matched = choose_pairs(picker, model, T_L, R_lab)
-    return P_ab, matched[0].R_ab_warped
+def one_match_rows(model) -> dict[str, Pipeline]:
+    """The rows that share the photo route's match: R'_ab raw and smoothed, the synthetic ColorNet (on maps it was
+    not trained on: a forced baseline) and the extractor's photo ColorNet, raw and smoothed."""
+    rows: dict[str, Pipeline] = {"warped_reference": WarpSmoothed(smoothing="none"),
+                                 "warped_reference_smoothed": WarpSmoothed()}
+    rows["synthetic_colornet"] = DecColorNet(net=load_colornet(ColorNetWeights.FULL), smoothing="none")
+    photo_net = colornet_for(model.extractor)
+    if photo_net is not None:
+        rows["photo_colornet"] = DecColorNet(net=photo_net, smoothing="none")
+        rows["photo_colornet_smoothed"] = DecColorNet(net=photo_net, smoothing="median_guided")
+    return rows
 
 
 def scores(T_lab: torch.Tensor, P_ab: torch.Tensor) -> dict:
@@ -75,17 +75,34 @@ def scores(T_lab: torch.Tensor, P_ab: torch.Tensor) -> dict:
     return {"delta_e2000": mean_delta_e2000(P_lab, T_lab), "psnr": psnr(rgb, truth), "colorfulness": colorfulness(rgb)}
 
 
-def _net_rows(model, T, R, nets: dict) -> dict[str, tuple[torch.Tensor, float]]:
-    """Each row of ``nets`` from one match (each row's seconds include the matching)."""
-    t0 = time.perf_counter()
-    m = photo_match(model, T[:, :1], R)
-    matching = time.perf_counter() - t0
-    rows = {}
-    for name, (net, smoothing) in nets.items():
+def predictor(model, seconds: dict[str, list]):
+    """predict(T_L, R_lab) -> {row: P_ab} of every row of the module docstring, for :func:`~reprolib.training.
+    photo_pairs.evaluate_views`; each row's seconds per pair go to ``seconds`` (the one-match rows' include the
+    match, the Chooser's its own three matchers)."""
+    shared, picker, pairs = one_match_rows(model), default_pipeline(model), itertools.count()
+
+    def predict(T_L, R_lab):
         t0 = time.perf_counter()
-        P_ab = colorize_matched(net, T[:, :1], m, smoothing)
-        rows[name] = (P_ab, matching + time.perf_counter() - t0)
-    return rows
+        out = {"gray": torch.zeros_like(R_lab[:, 1:]), "welsh": welsh(T_L, R_lab, seed=next(pairs))}
+        times = {"gray": 0.0, "welsh": time.perf_counter() - t0}
+        t0 = time.perf_counter()
+        matched = WarpSmoothed().match(model, T_L, R_lab)
+        matching = time.perf_counter() - t0
+        for name, pipeline in shared.items():
+            t0 = time.perf_counter()
+            with warnings.catch_warnings():  # the synthetic net on another extractor's maps: a forced baseline
+                warnings.simplefilter("ignore")
+                out[name] = pipeline.predict(T_L, matched)
+            times[name] = matching + time.perf_counter() - t0
+        if picker.name == "chooser":
+            t0 = time.perf_counter()
+            out["chooser"] = picker.run(model, T_L, R_lab)[0]
+            times["chooser"] = time.perf_counter() - t0
+        for name, value in times.items():
+            seconds.setdefault(name, []).append(value)
+        return out
+
+    return predict
 
 
 @torch.no_grad()
@@ -93,33 +110,18 @@ def evaluate_extractor(choice: str, n_per: int = 4, names: tuple[str, ...] = HEL
     """Every row of the module docstring for one extractor, on the "other view" pairs of the held-out photos
     (or of ``names``)."""
     model = load_extractor(choice)
-    pairs = other_view_pairs(names, n_per)
-    photo_net, picker = photo_colornet_for(model.extractor), chooser_for(model.extractor)
-    nets = {"warped_reference": (None, "none"), "warped_reference_smoothed": (None, "median_guided")}
-    nets["synthetic_colornet"] = (load_colornet(ColorNetWeights.FULL), "none")
-    if photo_net is not None:
-        nets.update(photo_colornet=(photo_net, "none"), photo_colornet_smoothed=(photo_net, "median_guided"))
+    pairs, seconds = other_view_pairs(names, n_per), {}
+    measured = evaluate_views(predictor(model, seconds), measure=scores, pairs=pairs)
     sums: dict[str, dict[str, float]] = {}
-    for i in range(len(pairs)):
-        T, R = pairs.T_lab[i:i + 1], pairs.R_lab[i:i + 1]
-        t0 = time.perf_counter()
-        rows = {"gray": (torch.zeros_like(T[:, 1:]), 0.0), "welsh": (welsh(T[:, :1], R, seed=i), 0.0)}
-        rows["welsh"] = (rows["welsh"][0], time.perf_counter() - t0)
-        with warnings.catch_warnings():  # the synthetic net on another extractor's maps: a forced baseline
-            warnings.simplefilter("ignore")
-            rows.update(_net_rows(model, T, R, nets))
-        if picker is not None:  # its own three matchings, timed with it
-            t0 = time.perf_counter()
-            P_ab, _ = choose_pairs(picker, model, T[:, :1], R)
-            rows["chooser"] = (P_ab, time.perf_counter() - t0)
-        for name, (P_ab, seconds) in rows.items():
-            row = sums.setdefault(name, {"delta_e2000": 0.0, "psnr": 0.0, "colorfulness": 0.0, "seconds": 0.0})
-            for k, v in scores(T, P_ab).items():
-                row[k] += v.sum().item() / len(pairs)
-            row["seconds"] += seconds / len(pairs)
+    for name, per_pair in measured.items():
+        row = sums.setdefault(name, {"delta_e2000": 0.0, "psnr": 0.0, "colorfulness": 0.0, "seconds": 0.0})
+        for values, pair_seconds in zip(per_pair, seconds[name]):
+            for k, v in values.items():
+                row[k] += v.sum().item() / len(per_pair)
+            row["seconds"] += pair_seconds / len(per_pair)
     truth = colorfulness(color.lab_to_rgb(pairs.T_lab).clamp(0, 1)).mean().item()
-    return {"extractor": model.extractor, "source": model.source, "n_pairs": len(pairs), "truth_colorfulness": truth,
-            "rows": {name: sums[name] for name in ROWS if name in sums},
+    return {"extractor": model.extractor, "source": model.source, "n_pairs": len(pairs),
+            "truth_colorfulness": truth, "rows": {name: sums[name] for name in ROWS if name in sums},
             "missing_rows": [name for name in ROWS if name not in sums]}
 
 
@@ -129,7 +131,7 @@ def retrieval_versus_random(choice: str, size: int = 192, names: tuple[str, ...]
     retrieval's first choice, and averaged over all candidates (a reference drawn at random); coloured by
     ``colorize``'s default pipeline (:func:`default_pipeline`)."""
     model = load_extractor(choice)
-    picker = chooser_for(model.extractor)
+    pipeline = default_pipeline(model)
     labs = {name: photo_lab(name, size) for name in names}
     first, random = [], []
     for name, T in labs.items():
@@ -137,7 +139,7 @@ def retrieval_versus_random(choice: str, size: int = 192, names: tuple[str, ...]
         ranked = recommend(model, T[None, :1], [labs[n][None, :1] for n in others])
         errors = {}
         for n in others:
-            P_ab, _ = default_pipeline(model, picker, T[None, :1], labs[n][None])
+            P_ab, _ = pipeline.run(model, T[None, :1], labs[n][None])
             errors[n] = mean_delta_e2000(torch.cat((T[None, :1], P_ab), 1), T[None]).item()
         first.append(errors[others[ranked[0][0]]])
         random.append(sum(errors.values()) / len(errors))
@@ -158,13 +160,18 @@ def teacher_agreement(students: tuple[str, ...] = ("photo", "small"), teacher: s
     sets = {"other_view": [(views.T_lab[i:i + 1], views.R_lab[i:i + 1]) for i in range(len(views))],
             "cross_photo": [(labs[i][None], labs[i - 1][None]) for i in range(len(labs))]}
     reference = load_extractor(teacher)
-    fields = {name: [photo_match(reference, T[:, :1], R).phi_TR for T, R in pairs] for name, pairs in sets.items()}
+    route = WarpSmoothed()  # colorize's one matcher: the photo route
+
+    def phi(model, T, R):
+        return route.match(model, T[:, :1], R, maps=False)[0].phi_TR
+
+    fields = {name: [phi(reference, T, R) for T, R in pairs] for name, pairs in sets.items()}
     out: dict = {"teacher": reference.extractor, "tolerance_px": tolerance, "size": size}
     for student in students:
         model = load_extractor(student)
         out[model.extractor] = {
-            name: sum(((photo_match(model, T[:, :1], R).phi_TR - phi).abs().amax(1) <= tolerance).float().mean().item()
-                      for (T, R), phi in zip(pairs, fields[name])) / len(pairs)
+            name: sum(((phi(model, T, R) - truth).abs().amax(1) <= tolerance).float().mean().item()
+                      for (T, R), truth in zip(pairs, fields[name])) / len(pairs)
             for name, pairs in sets.items()}
     return out
 
@@ -273,19 +280,19 @@ def gallery(choice: str, n: int = 6) -> tuple[list, list[str]]:
     """Six held-out pairs (target, reference, R'_ab, result, truth): three "other view" pairs and three
     cross-photo pairs with retrieval's first choice, coloured by ``colorize``'s default pipeline with ``choice``."""
     model = load_extractor(choice)
-    picker = chooser_for(model.extractor)
+    pipeline = default_pipeline(model)
     pairs = other_view_pairs(HELDOUT_PHOTOS[::2], 1)
     items, titles = [], []
     for i in range(len(pairs)):
         T, R = pairs.T_lab[i:i + 1], pairs.R_lab[i:i + 1]
-        P_ab, R_ab_warped = default_pipeline(model, picker, T[:, :1], R)
-        items.append((T, R, R_ab_warped, P_ab))
+        P_ab, matched = pipeline.run(model, T[:, :1], R)
+        items.append((T, R, matched[0].R_ab_warped, P_ab))
         titles.append(f"{_short(pairs.names[i])}, other view")
     labs = {name: photo_lab(name, 192) for name in HELDOUT_PHOTOS}
     for name in HELDOUT_PHOTOS[1::2][: n - len(items)]:
         others = [o for o in HELDOUT_PHOTOS if o != name]
         best = others[recommend(model, labs[name][None, :1], [labs[o][None, :1] for o in others])[0][0]]
-        P_ab, R_ab_warped = default_pipeline(model, picker, labs[name][None, :1], labs[best][None])
-        items.append((labs[name][None], labs[best][None], R_ab_warped, P_ab))
+        P_ab, matched = pipeline.run(model, labs[name][None, :1], labs[best][None])
+        items.append((labs[name][None], labs[best][None], matched[0].R_ab_warped, P_ab))
         titles.append(f"{_short(name)} from {_short(best)}")
     return items, titles

@@ -59,9 +59,9 @@ def _extractor(name: str):
 
 def search_cost(model, method: str, size: tuple[int, int]) -> int:
     """Multiply-adds of the exhaustive search of ``method`` at ``size`` (0 for PatchMatch, which is linear)."""
-    from ..colorization.colorize import exact_route_cost
     from ..colorization.features import VID_LAYERS
     from ..colorization.matching import ATTENTION_STRIDE, exact_cost
+    from ..colorization.pipelines import exact_route_cost
 
     if method == "exact":
         return exact_route_cost(model, size, size)
@@ -75,9 +75,10 @@ def measure(extractor: str, method: str, size: tuple[int, int], device: str = "c
     """One cell, in this process: seconds and peak MB of the forward passes, ``match`` and ``colorize``."""
     import torch.nn.functional as F
 
-    from ..colorization.colorize import colorize, photo_match
-    from ..colorization.features import DEC_LAYERS, VID_LAYERS
-    from ..colorization.matching import PATCHMATCH_LAYERS, PHOTO_FIELD
+    from ..colorization.colorize import colorize
+    from ..colorization.features import DEC_LAYERS
+    from ..colorization.matching import PHOTO_FIELD, method_layers
+    from ..colorization.pipelines import WarpSmoothed
     from ..core.color import rgb_to_lab
     from ..core.devices import resolve_device
     from ..core.photos import load_photo
@@ -87,8 +88,9 @@ def measure(extractor: str, method: str, size: tuple[int, int], device: str = "c
     model.to(where)
     rgb = [F.interpolate(load_photo(n)[None], size=size, mode="area")[0].clamp(0, 1) for n in PAIR]
     lab = [rgb_to_lab(x)[None].to(where) for x in rgb]
-    extra = {"exact": PHOTO_FIELD, "patchmatch": PATCHMATCH_LAYERS, "attention": VID_LAYERS}[method]
+    extra = method_layers(method, PHOTO_FIELD)
     layers = tuple(dict.fromkeys(k for k in (*DEC_LAYERS, *extra) if k in model.layer_names))
+    route = WarpSmoothed(method=method)  # colorize --no-chooser: one matcher
     small = [x[..., :64, :64] for x in lab]
 
     def sync() -> None:
@@ -106,11 +108,11 @@ def measure(extractor: str, method: str, size: tuple[int, int], device: str = "c
                  "megapixels": round(size[0] * size[1] / 1e6, 3), "device": str(where),
                  "threads": torch.get_num_threads()}
     with torch.no_grad():
-        photo_match(model, small[0][:, :1], small[1], method)  # warm-up, small
+        route.match(model, small[0][:, :1], small[1])  # warm-up, small
         base = current_rss_mb()
         out["features_s"] = timed(lambda: (model(lab[0][:, :1], layers), model(lab[1][:, :1], layers)))
         out["features_peak_mb"] = _above(base)
-        out["match_s"] = timed(lambda: photo_match(model, lab[0][:, :1], lab[1], method))
+        out["match_s"] = timed(lambda: route.match(model, lab[0][:, :1], lab[1]))
         out["match_peak_mb"] = _above(base)
         out["colorize_s"] = timed(lambda: colorize(rgb[0], rgb[1], features=model, size=min(size), method=method,
                                                    device=device, maps=False, chooser=False))  # one matcher
@@ -131,7 +133,7 @@ def measure_in_subprocess(extractor: str, method: str, size: tuple[int, int], de
 
 def study(sizes=SIZES, extractors=EXTRACTORS, methods=METHODS, device: str = "cpu", step: Step = print) -> dict:
     """Every cell (or its estimated search cost where colorize would refuse it), keyed "extractor/method/HxW"."""
-    from ..colorization.colorize import EXACT_BUDGET
+    from ..colorization.pipelines import EXACT_BUDGET
 
     cells = {}
     for extractor in extractors:

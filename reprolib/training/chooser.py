@@ -2,9 +2,9 @@
 
 Pairs are two views of one training photo (``world.photo_views.random_views``: crops at scales 0.8-1.2,
 mirrored or not), matched once per hypercolumn of ``chooser.FIELDS`` with the gray-VGG ``features``
-(:func:`reprolib.colorization.chooser.match_fields`) and kept in memory: T_L, T_ab and the K warps R'_ab^k
+(:func:`.photo_pairs.build_cache`) and kept in memory: T_L, T_ab and the K warps R'_ab^k
 (float16), the K x 10 similarity maps (uint8). Each step draws a batch from that cache, augmented alike on
-all its maps (``photo_colornet.sample``: a random ``size`` crop, a flip, and with probability ``hue`` one
+all its maps (:func:`.photo_pairs.sample`: a random ``size`` crop, a flip, and with probability ``hue`` one
 rotation of a*b* for T_ab and every warp), and minimises smooth-L1(P_ab, T_ab): the photo ColorNet's real
 branch (the other view carries the target's own colours). Settings (every field's maps, hue 1, 1200 steps
 of 8, width 1/8) were chosen on two validation photos set aside from the training photos
@@ -20,16 +20,15 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from ..colorization.chooser import FIELDS, Chooser, checkpoint_dict, match_fields
+from ..colorization.chooser import FIELDS, Chooser, checkpoint_dict
 from ..colorization.extractors import load_extractor
-from ..colorization.smoothing import smooth_ab
-from ..core import color
+from ..colorization.pipelines import ChooserPipeline, WarpSmoothed
 from ..core.devices import device_of
-from ..world.photo_views import CROP, HELDOUT_PHOTOS, other_view_pairs
+from ..world.photo_views import CROP
 from . import loop
-from .photo_colornet import build_cache, described, sample, sources
+from .photo_pairs import build_cache, described, evaluate_views, mean, sample, sources, warp_keys
 
-WARPS = tuple(f"W{k}" for k in range(len(FIELDS)))
+WARPS = warp_keys(len(FIELDS))
 
 
 @dataclass
@@ -42,7 +41,7 @@ class Config:
     lr: float = 1e-3
     hue: float = 1.0  # probability of a hue turn per pair
     features: str = "photo"  # an extractors.load_extractor choice: whose warps and maps the net learns
-    images: str = "shipped"  # an image folder, or "shipped": the shipped training photos (never the held-out ones)
+    images: str = "shipped"  # an image folder, "shipped" (the training photos) or "fit" (less the validation ones)
     extra_images: str = ""
     pairs_per_image: int = 48
     seed: int = 0
@@ -58,22 +57,6 @@ class Config:
         if self.device not in ("cpu", "cuda"):
             raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
         return self
-
-
-@torch.no_grad()
-def match_cache(model, T_lab: torch.Tensor, R_lab: torch.Tensor) -> dict:
-    """The cached maps of pairs (N, 3, c, c): T_L, T_ab and the warps W0.. (float16), the sims of every
-    field as uint8 (255 clamp(s, 0, 1))."""
-    out: dict[str, list] = {k: [] for k in ("sims", "T_L", "T_ab", *WARPS)}
-    for i in range(len(T_lab)):
-        matched = match_fields(model, T_lab[i:i + 1, :1], R_lab[i:i + 1])
-        for key, m in zip(WARPS, matched):
-            out[key].append(m.R_ab_warped.half())
-        sims = torch.cat([m.sims for m in matched], 1)
-        out["sims"].append((sims.clamp(0, 1) * 255).round().to(torch.uint8))
-        out["T_L"].append(T_lab[i:i + 1, :1].half())
-        out["T_ab"].append(T_lab[i:i + 1, 1:].half())
-    return {k: torch.cat(v) for k, v in out.items()}
 
 
 @dataclass
@@ -92,26 +75,24 @@ class Parts:
 
 
 def build(cfg: Config) -> Parts:
-    rank, world, _ = loop.distributed("nccl" if cfg.device == "cuda" else "gloo")
-    if cfg.batch_size % world:
-        raise ValueError(f"batch_size {cfg.batch_size} must be divisible by the number of processes {world}")
-    device = torch.device(cfg.device if cfg.device == "cpu" else f"cuda:{rank % max(1, torch.cuda.device_count())}")
+    rank, world, device = loop.join(cfg.batch_size, cfg.device)
     extractor = load_extractor(cfg.features)
-    cache = build_cache(cfg, extractor, sources(cfg.images, cfg.extra_images), match_cache)
+    cache = build_cache(extractor, FIELDS, sources(cfg.images, cfg.extra_images), cfg.pairs_per_image, cfg.seed,
+                        cfg.crop)
     torch.manual_seed(cfg.seed)
     net = Chooser(len(FIELDS), cache["sims"].shape[1], cfg.width).to(device).train()
-    model = torch.nn.parallel.DistributedDataParallel(net) if world > 1 else net
+    model = loop.parallel(net, world)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     return Parts(net, model, opt, cache, extractor, torch.Generator().manual_seed(cfg.seed + 1), rank, world)
 
 
 def step(cfg: Config, parts: Parts, i: int) -> dict:
     """One Adam step on this rank's slice of a cached, augmented batch."""
-    b = sample(parts.cache, cfg.batch_size, cfg.size, cfg.hue, parts.g, ab_keys=("T_ab", *WARPS))
-    share = slice(parts.rank * cfg.batch_size // parts.world, (parts.rank + 1) * cfg.batch_size // parts.world)
+    b = sample(parts.cache, cfg.batch_size, cfg.size, cfg.hue, parts.g)
+    share = loop.rank_slice(cfg.batch_size, parts.rank, parts.world)
     device = device_of(parts.net)
     b = {k: v[share].to(device) for k, v in b.items()}
-    loop.set_lr(parts.opt, loop.warmup_cosine_lr(i, cfg.steps, cfg.lr, min(100, max(1, cfg.steps // 10))))
+    loop.schedule(parts.opt, i, cfg.steps, cfg.lr)
     loss = F.smooth_l1_loss(parts.model(b["T_L"], [b[k] for k in WARPS], b["sims"]), b["T_ab"])
     parts.opt.zero_grad(set_to_none=True)
     loss.backward()
@@ -120,18 +101,17 @@ def step(cfg: Config, parts: Parts, i: int) -> dict:
     return {"loss": value.item()}
 
 
-@torch.no_grad()
-def evaluate_chooser(net: Chooser | None, extractor, n_per: int = 4) -> float:
-    """Mean CIEDE2000 of (T_L, P_ab) against the photo's own colours on the held-out "other view" pairs
-    (``net=None``: the photo route's R'_ab smoothed along T_L)."""
-    pairs = other_view_pairs(HELDOUT_PHOTOS, n_per)
-    total = 0.0
-    for i in range(len(pairs)):
-        T, R = pairs.T_lab[i:i + 1], pairs.R_lab[i:i + 1]
-        matched = match_fields(extractor, T[:, :1], R, maps=net is not None)
-        ab = smooth_ab(matched[0].R_ab_warped, T[:, :1]) if net is None else net.choose_matched(T[:, :1], matched)
-        total += color.delta_e2000(torch.cat((T[:, :1], ab), 1), T).mean().item()
-    return total / len(pairs)
+def evaluate_chooser(net: Chooser, extractor, n_per: int = 4) -> dict[str, float]:
+    """Mean CIEDE2000 against the photo's own colours on the held-out "other view" pairs of the Chooser
+    (``heldout_delta_e2000``) and of the photo route's R'_ab smoothed along T_L, from one match per pair."""
+    chooser, smoothed = ChooserPipeline(net=net), WarpSmoothed()
+
+    def predict(T_L, R_lab):
+        matched = chooser.match(extractor, T_L, R_lab)
+        return {"heldout_delta_e2000": chooser.predict(T_L, matched),
+                "heldout_delta_e2000_warped_reference_smoothed": smoothed.predict(T_L, matched[:1])}
+
+    return {key: mean(values) for key, values in evaluate_views(predict, n_per=n_per).items()}
 
 
 def finish(cfg: Config, parts: Parts, history: list, rank: int) -> tuple[dict | None, dict]:
@@ -144,8 +124,7 @@ def finish(cfg: Config, parts: Parts, history: list, rank: int) -> tuple[dict | 
                "parameters": sum(p.numel() for p in net.parameters()), "features": parts.features.extractor,
                "train_loss": round(sum(tail) / len(tail), 4)}
     if cfg.eval_n:
-        for key, which in (("heldout_delta_e2000", net), ("heldout_delta_e2000_warped_reference_smoothed", None)):
-            metrics[key] = round(evaluate_chooser(which, parts.features, cfg.eval_n), 4)
+        metrics.update({k: round(v, 4) for k, v in evaluate_chooser(net, parts.features, cfg.eval_n).items()})
         metrics["heldout_pairs"] = f"other_view_pairs(HELDOUT_PHOTOS, {cfg.eval_n})"
     return checkpoint_dict(net, **metrics), metrics
 

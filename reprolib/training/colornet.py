@@ -210,16 +210,14 @@ def load_grayvgg(name: str) -> GrayVGG:
 
 
 def build(cfg: Config) -> Parts:
-    rank, world, _ = loop.distributed()
-    if cfg.batch_size % world:
-        raise ValueError(f"batch_size {cfg.batch_size} must be divisible by the number of processes {world}")
+    rank, world, _ = loop.join(cfg.batch_size)
     grayvgg = load_grayvgg(cfg.grayvgg)
     perceptual = PerceptualLoss(grayvgg, cfg.perceptual_layer, cfg.alpha) if cfg.mode == "full" else None
     torch.manual_seed(cfg.seed)
     net = ColorNet(1 if cfg.mode == "l1_auto" else 13, cfg.width, cfg.residual)
     net.train()
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    model = torch.nn.parallel.DistributedDataParallel(net) if world > 1 else net
+    model = loop.parallel(net, world)
     return Parts(net, model, opt, grayvgg, perceptual, rank, world)
 
 
@@ -228,7 +226,7 @@ def batch_at(cfg: Config, parts: Parts, step: int) -> PairBatch:
     k = data_index(cfg.mode, step, cfg.pool)
     if k in parts.cache:
         return parts.cache[k]
-    shard = slice(parts.rank * cfg.batch_size // parts.world, (parts.rank + 1) * cfg.batch_size // parts.world)
+    shard = loop.rank_slice(cfg.batch_size, parts.rank, parts.world)
     target, reference = scenes.sample_pairs(train_data_seed(cfg.seed, k), cfg.batch_size, cfg.size, cfg.usual,
                                             cfg.related)
     target, reference = to_device((target[shard], reference[shard]), device_of(parts.net))
@@ -245,7 +243,7 @@ def step(cfg: Config, parts: Parts, i: int) -> dict:
     """One Adam step of the branch of step ``i`` (module docstring)."""
     b = batch_at(cfg, parts, i)
     branch = branch_of(cfg.mode, i)
-    loop.set_lr(parts.opt, loop.warmup_cosine_lr(i, cfg.steps, cfg.lr, min(100, max(1, cfg.steps // 10))))
+    loop.schedule(parts.opt, i, cfg.steps, cfg.lr)
     P_ab = parts.model(branch_input(b, branch))
     if branch == "chrominance":
         loss = chrominance_loss(P_ab, b.T_ab)

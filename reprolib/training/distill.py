@@ -7,7 +7,7 @@ R, G, B: at test time both T and R are seen through L only, so the student is as
 computes from L (a colour-seeing teacher would ask it to guess colour-dependent features from L, an error it
 cannot remove).
 
-Data: views of the training photos only (``world.photo_views.train_photos()``, or any image folder): an
+Data: views of the training photos only (``training.photo_pairs.train_photos()``, or any image folder): an
 image pyramid (short side 512, 362, 256, 181), an affine crop (``size`` px, scale 0.7-1.4, rotation +-20 deg
 with p 1/2, mirror with p 1/2), a gamma of L (0.7-1.4, p 1/2) and a cut-mix of another photo (p 1/4); views
 come in pairs from one photo, so the relational loss sees "same scene, other view" similarities. The
@@ -37,8 +37,8 @@ from ..colorization.extractors import load_extractor, small_checkpoint, small_gr
 from ..colorization.features import GrayVGG
 from ..core import color
 from ..core.photos import load_image, load_photo, resize_short_side
-from ..world.photo_views import image_folder, train_photos
 from . import loop
+from .photo_pairs import image_folder, train_photos
 
 LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 LAYER_WEIGHTS = {"relu1_1": 0.5, "relu2_1": 1.0, "relu3_1": 2.0, "relu4_1": 1.0, "relu5_1": 1.0}
@@ -192,7 +192,7 @@ def step(cfg: Config, parts: Parts, i: int) -> dict:
         loss = loss + LAYER_WEIGHTS[k] * (cos + 10 * mse + kl)
         for name, v in (("cos", cos), ("mse", mse), ("kl", kl)):
             logged[name] += v.item() / len(LAYERS)
-    loop.set_lr(parts.opt, loop.warmup_cosine_lr(i, cfg.steps, cfg.lr, min(100, max(1, cfg.steps // 10))))
+    loop.schedule(parts.opt, i, cfg.steps, cfg.lr)
     parts.opt.zero_grad(set_to_none=True)
     loss.backward()
     parts.opt.step()
@@ -212,7 +212,7 @@ def finish(cfg: Config, parts: Parts, history: list, rank: int) -> tuple[dict, d
 
 
 def data(cfg: Config) -> str:
-    where = cfg.images or "the shipped training photos (world.photo_views.train_photos(), held-out ones never read)"
+    where = cfg.images or "the shipped training photos (photo_pairs.train_photos(), held-out ones never read)"
     return f"{cfg.views} augmented gray views of {where}, {cfg.size} px, in pairs of one photo"
 
 

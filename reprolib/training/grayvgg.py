@@ -88,7 +88,7 @@ def batch(seed: int, step: int, batch_size: int, size: int):
 def step(cfg: Config, parts: Parts, i: int) -> dict:
     """One AdamW step of the per-pixel cross-entropy on batch ``i``."""
     L, labels = to_device(batch(cfg.seed, i, cfg.batch_size, cfg.size), device_of(parts.model))
-    loop.set_lr(parts.opt, loop.warmup_cosine_lr(i, cfg.steps, cfg.lr, min(100, max(1, cfg.steps // 10))))
+    loop.schedule(parts.opt, i, cfg.steps, cfg.lr)
     logits = parts.model.classify(L)
     loss = F.cross_entropy(logits, labels)
     parts.opt.zero_grad(set_to_none=True)

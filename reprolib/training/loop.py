@@ -92,6 +92,14 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
         group["lr"] = lr
 
 
+def schedule(optimizer: torch.optim.Optimizer, step: int, steps: int, lr: float) -> float:
+    """Every trainer's learning rate at ``step`` of ``steps``: :func:`warmup_cosine_lr` with a warm-up of a tenth
+    of the run (1 to 100 steps), set on ``optimizer``; returns it."""
+    value = warmup_cosine_lr(step, steps, lr, min(100, max(1, steps // 10)))
+    set_lr(optimizer, value)
+    return value
+
+
 def mean_over_ranks(value: torch.Tensor, world: int) -> torch.Tensor:
     """A detached per-rank number averaged over the ``world`` processes of a torchrun launch (itself when
     ``world`` is 1): the loss to log is the whole batch's, as in a single process."""
@@ -118,6 +126,27 @@ def distributed(backend: str = "gloo") -> tuple[int, int, bool]:
     if joined:
         dist.init_process_group(backend)
     return dist.get_rank(), dist.get_world_size(), joined
+
+
+def join(batch_size: int, device: str = "cpu") -> tuple[int, int, torch.device]:
+    """A data-parallel trainer's preamble: (rank, world size, this rank's device). Joins the torchrun process group
+    (nccl on GPUs, gloo on CPUs; :func:`distributed`), checks that ``batch_size`` splits evenly over the ranks, and
+    puts each rank on its own GPU when ``device`` is "cuda"."""
+    rank, world, _ = distributed("nccl" if device == "cuda" else "gloo")
+    if batch_size % world:
+        raise ValueError(f"batch_size {batch_size} must be divisible by the number of processes {world}")
+    where = torch.device(device if device == "cpu" else f"cuda:{rank % max(1, torch.cuda.device_count())}")
+    return rank, world, where
+
+
+def parallel(net: torch.nn.Module, world: int) -> torch.nn.Module:
+    """``net`` wrapped in DistributedDataParallel under a torchrun launch of ``world`` > 1 processes, else itself."""
+    return torch.nn.parallel.DistributedDataParallel(net) if world > 1 else net
+
+
+def rank_slice(batch_size: int, rank: int, world: int) -> slice:
+    """This rank's contiguous share of a batch of ``batch_size`` (all of it in one process)."""
+    return slice(rank * batch_size // world, (rank + 1) * batch_size // world)
 
 
 @contextlib.contextmanager

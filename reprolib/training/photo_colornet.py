@@ -3,11 +3,12 @@
 DEC's chrominance branch is self-supervised: its reference is the target's own colours, so any colour
 photo is training data. Pairs are two views of one photo (``world.photo_views.random_views``: crops at
 scales 0.8-1.2, mirrored or not), matched once by the photo route of the similarity sub-net (exact NN on the
-``PHOTO_FIELD`` hypercolumn with mirrored candidates, with the gray-VGG ``features``) and kept in memory:
-sims (uint8), T_L, T_ab, R'_ab and T'_ab = T_ab(phi_R->T(phi_T->R(p))) (float16). Each step draws a batch
-from that cache, each pair augmented alike on all its maps (a random ``size`` crop, a flip, and with
-probability ``hue`` one rotation of a*b* for T_ab, R'_ab and T'_ab: matching reads L only, so a hue rotation
-is a new photo for free), and trains one branch, cycling through ``branches``:
+``PHOTO_FIELD`` hypercolumn with mirrored candidates, with the gray-VGG ``features``) and kept in memory
+(:func:`.photo_pairs.build_cache`): sims (uint8), T_L, T_ab, R'_ab ("W0") and T'_ab = T_ab(phi_R->T(phi_T->R(p)))
+(float16). Each step draws a batch from that cache (:func:`.photo_pairs.sample`), each pair augmented alike on all
+its maps (a random ``size`` crop, a flip, and with probability ``hue`` one rotation of a*b* for T_ab, R'_ab and
+T'_ab: matching reads L only, so a hue rotation is a new photo for free), and trains one branch, cycling through
+``branches``:
 
     chrominance: [sims, T_L, T'_ab] -> smooth-L1(P_ab, T_ab)                          (DEC's first branch)
     real:        [sims, T_L, R'_ab] -> smooth-L1(P_ab, T_ab)  (the other view carries the target's own colours)
@@ -26,33 +27,33 @@ post-hoc filter, but not below R'_ab filtered alone (notebook 05 has the figures
 pairs turned: with none turned (0) the net may learn usual colours, which eight photos do not teach; on the
 validation photos, with the guided layer, 0 measured 4.03, the shipped 0.5 3.67 and 1 3.62 (seed 0).
 ``extra_images`` adds a folder of photos to ``images``; a file named as a held-out photo is refused in either
-(``image_folder``).
+(``photo_pairs.image_folder``).
 The loop (:mod:`.loop`) makes it resumable and data-parallel: under torchrun every rank trains on its slice
 of every batch (gloo on CPUs, nccl with ``device="cuda"``).
 """
 from __future__ import annotations
 
-import math
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from ..colorization import matching
-from ..colorization.colorize import colorize_matched, photo_match
 from ..colorization.colornet import ColorNet, checkpoint_dict, colornet_input
 from ..colorization.extractors import load_extractor
 from ..colorization.features import GrayVGG
+from ..colorization.matching import PHOTO_ROUTE
+from ..colorization.pipelines import DecColorNet, WarpSmoothed
 from ..core import color
 from ..core.devices import device_of
-from ..world.photo_views import CROP, HELDOUT_PHOTOS, image_folder, other_view_pairs, random_views, train_photos
+from ..world.photo_views import CROP
 from . import loop
+from .photo_pairs import build_cache, described, evaluate_views, matched_views, mean, sample, sources
 
 BRANCHES = ("chrominance", "real", "perceptual")
-CACHE_KEYS = ("sims", "T_L", "T_ab", "R_ab_w", "T_ab_w")
+CACHE_KEYS = ("sims", "T_L", "T_ab", "W0", "T_ab_w")  # photo_pairs.match_views with the round trip
+CHUNK = 8  # pairs per call of the matchers when the cache is built
 
 
 @dataclass
@@ -68,7 +69,7 @@ class Config:
     alpha: float = 0.005
     perceptual_layer: str = "relu5_1"
     features: str = "vgg16"  # an extractors.load_extractor choice: whose similarity maps the net learns
-    images: str = "shipped"  # an image folder, or "shipped": the shipped training photos (never the held-out ones)
+    images: str = "shipped"  # an image folder, "shipped" (the training photos) or "fit" (less the validation ones)
     extra_images: str = ""  # a second image folder whose images are added to ``images`` ("": none)
     guided: int = 0  # radius of a guided filter layer on the net's output (smoothing.guided_layer; 0: none)
     pairs_per_image: int = 48
@@ -92,56 +93,6 @@ class Config:
         return self
 
 
-@torch.no_grad()
-def match_pairs(model: GrayVGG, T_lab: torch.Tensor, R_lab: torch.Tensor, chunk: int = 8) -> dict:
-    """The cached maps of pairs (N, 3, c, c): sims as uint8 (255 clamp(s, 0, 1)), T_L, T_ab, R'_ab and T'_ab."""
-    out = {k: [] for k in CACHE_KEYS}
-    for i in range(0, len(T_lab), chunk):
-        T, R = T_lab[i:i + chunk], R_lab[i:i + chunk]
-        m = photo_match(model, T[:, :1], R)
-        round_trip = matching.warp(m.phi_RT, m.phi_TR)  # phi_R->T(phi_T->R(p))
-        out["sims"].append((m.sims.clamp(0, 1) * 255).round().to(torch.uint8))
-        out["T_L"].append(T[:, :1].half())
-        out["T_ab"].append(T[:, 1:].half())
-        out["R_ab_w"].append(m.R_ab_warped.half())
-        out["T_ab_w"].append(matching.warp(T[:, 1:], round_trip).half())
-    return {k: torch.cat(v) for k, v in out.items()}
-
-
-def _rotate(ab: torch.Tensor, c: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-    return torch.cat((c * ab[:, :1] - s * ab[:, 1:], s * ab[:, :1] + c * ab[:, 1:]), dim=1)
-
-
-def sample(cache: dict, n: int, size: int, hue: float, g: torch.Generator,
-           ab_keys: tuple[str, ...] = ("T_ab", "R_ab_w", "T_ab_w")) -> dict:
-    """``n`` augmented pairs from the cache (module docstring), sims back to cosines, all float32; every map
-    of the cache is cropped and flipped alike, and the a*b* maps ``ab_keys`` turned alike. The draws come from
-    ``g`` (a CPU generator); the batch is made where the cache is."""
-    H = cache["sims"].shape[-1]
-    idx = torch.randint(0, cache["sims"].shape[0], (n,), generator=g)
-    parts = {k: [] for k in cache}
-    for i in idx.tolist():
-        y, x = torch.randint(0, H - size + 1, (2,), generator=g).tolist()
-        flip = bool(torch.rand((), generator=g) < 0.5)
-        for k in cache:
-            v = cache[k][i, :, y:y + size, x:x + size].float()
-            parts[k].append(v.flip(-1) if flip else v)
-    b = {k: torch.stack(v) for k, v in parts.items()}
-    b["sims"] = b["sims"] / 255.0
-    turn = torch.rand(n, 1, 1, 1, generator=g) < hue
-    angle = torch.where(turn, torch.rand(n, 1, 1, 1, generator=g) * 2 * math.pi - math.pi, torch.zeros(n, 1, 1, 1))
-    rows = turn.flatten().nonzero().flatten()
-    if len(rows):  # the same rotation for the ab maps of a pair, then one gamut fit (chroma cut, L* kept)
-        device = b["T_L"].device
-        rows, angle = rows.to(device), angle.to(device)
-        c, s = angle[rows].cos(), angle[rows].sin()
-        lab = torch.cat((b["T_L"][rows].repeat(len(ab_keys), 1, 1, 1),
-                         torch.cat([_rotate(b[k][rows], c, s) for k in ab_keys])), 1)
-        for k, ab in zip(ab_keys, color.fit_to_gamut(lab, iters=6)[:, 1:].chunk(len(ab_keys))):
-            b[k][rows] = ab
-    return b
-
-
 @dataclass
 class Parts:
     net: ColorNet
@@ -159,38 +110,16 @@ class Parts:
         return {"model": self.net, "optimizer": self.opt, "sampler": loop.GeneratorState(self.g)}
 
 
-def sources(images: str, extra_images: str = "") -> list:
-    """The training images: the shipped photos but the held-out ones, or every image of a folder; and every
-    image of ``extra_images`` when given."""
-    return (train_photos() if images == "shipped" else image_folder(images)) + (
-        image_folder(extra_images) if extra_images else [])
-
-
-def matched_views(model: GrayVGG, source, n: int, g: torch.Generator, crop: int = CROP,
-                  matcher: Callable[[GrayVGG, torch.Tensor, torch.Tensor], dict] = match_pairs) -> dict:
-    """``n`` pairs of two views of one image, matched by ``matcher`` (:func:`match_pairs`; the Chooser's
-    trainer passes its own); the hue turns at training time, on the maps."""
-    pairs = random_views(source, n, g, crop=crop, short=max(crop * 4 // 3, crop + 32), hue=False)
-    return matcher(model, pairs.T_lab, pairs.R_lab)
-
-
-def build_cache(cfg, model: GrayVGG, images: list,
-                matcher: Callable[[GrayVGG, torch.Tensor, torch.Tensor], dict] = match_pairs) -> dict:
-    """``cfg.pairs_per_image`` pairs of every training image of ``images``, matched once by ``matcher``
-    (deterministic from ``cfg.seed``; ``cfg.crop`` the views' side)."""
-    g = torch.Generator().manual_seed(cfg.seed)
-    parts = [matched_views(model, source, cfg.pairs_per_image, g, cfg.crop, matcher) for source in images]
-    return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+def cache_of(cfg: Config, model: GrayVGG, images: list) -> dict:
+    """The matched-pair cache (:func:`.photo_pairs.build_cache`): the photo route's warp and maps, and T'_ab."""
+    return build_cache(model, (PHOTO_ROUTE,), images, cfg.pairs_per_image, cfg.seed, cfg.crop, CHUNK, round_trip=True)
 
 
 def build(cfg: Config) -> Parts:
-    rank, world, _ = loop.distributed("nccl" if cfg.device == "cuda" else "gloo")
-    if cfg.batch_size % world:
-        raise ValueError(f"batch_size {cfg.batch_size} must be divisible by the number of processes {world}")
-    device = torch.device(cfg.device if cfg.device == "cpu" else f"cuda:{rank % max(1, torch.cuda.device_count())}")
+    rank, world, device = loop.join(cfg.batch_size, cfg.device)
     extractor = load_extractor(cfg.features)
     images = sources(cfg.images, cfg.extra_images)  # listed once: the folders are not read again each step
-    cache = build_cache(cfg, extractor, images) if cfg.cached else {}
+    cache = cache_of(cfg, extractor, images) if cfg.cached else {}
     colour_vgg = None
     if "perceptual" in cfg.branches:
         colour_vgg = load_extractor("vgg16").to(device)
@@ -198,7 +127,7 @@ def build(cfg: Config) -> Parts:
             p.requires_grad_(False)
     torch.manual_seed(cfg.seed)
     net = ColorNet(13, cfg.width, residual=True, guided=cfg.guided).to(device).train()
-    model = torch.nn.parallel.DistributedDataParallel(net) if world > 1 else net
+    model = loop.parallel(net, world)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     sampler = torch.Generator().manual_seed(cfg.seed + 1)
     return Parts(net, model, opt, cache, extractor, colour_vgg, sampler, rank, world, extra={"images": images})
@@ -219,13 +148,14 @@ def step(cfg: Config, parts: Parts, i: int) -> dict:
     else:  # fresh pairs of one image, matched now (the way to scale out to a large image folder)
         images = parts.extra["images"]
         source = images[int(torch.randint(len(images), (), generator=parts.g))]
-        b = sample(matched_views(parts.features, source, cfg.batch_size, parts.g, cfg.crop), cfg.batch_size,
-                   cfg.size, cfg.hue, parts.g)
-    share = slice(parts.rank * cfg.batch_size // parts.world, (parts.rank + 1) * cfg.batch_size // parts.world)
+        views = matched_views(parts.features, (PHOTO_ROUTE,), source, cfg.batch_size, parts.g, cfg.crop, CHUNK,
+                              round_trip=True)
+        b = sample(views, cfg.batch_size, cfg.size, cfg.hue, parts.g)
+    share = loop.rank_slice(cfg.batch_size, parts.rank, parts.world)
     device = device_of(parts.net)
     b = {k: v[share].to(device) for k, v in b.items()}
-    x = colornet_input(b["T_L"], b["T_ab_w"] if branch == "chrominance" else b["R_ab_w"], b["sims"])
-    loop.set_lr(parts.opt, loop.warmup_cosine_lr(i, cfg.steps, cfg.lr, min(100, max(1, cfg.steps // 10))))
+    x = colornet_input(b["T_L"], b["T_ab_w"] if branch == "chrominance" else b["W0"], b["sims"])
+    loop.schedule(parts.opt, i, cfg.steps, cfg.lr)
     P_ab = parts.model(x)
     if branch == "perceptual":
         loss = perceptual_loss(parts.colour_vgg, cfg.perceptual_layer, cfg.alpha, b["T_L"], P_ab, b["T_ab"])
@@ -238,17 +168,17 @@ def step(cfg: Config, parts: Parts, i: int) -> dict:
     return {"branch": branch, "loss": value.item()}
 
 
-@torch.no_grad()
-def evaluate_photo_colornet(net: ColorNet | None, extractor: GrayVGG, n_per: int = 4, smoothing: str = "none") -> float:
-    """Mean CIEDE2000 of (T_L, P_ab) against the photo's own colours on the held-out "other view" pairs
-    (``net=None``: R'_ab alone), with the photo route of matching."""
-    pairs = other_view_pairs(HELDOUT_PHOTOS, n_per)
-    total = 0.0
-    for i in range(len(pairs)):
-        T, R = pairs.T_lab[i:i + 1], pairs.R_lab[i:i + 1]
-        ab = colorize_matched(net, T[:, :1], photo_match(extractor, T[:, :1], R), smoothing)
-        total += color.delta_e2000(torch.cat((T[:, :1], ab.to(T)), 1), T).mean().item()
-    return total / len(pairs)
+def evaluate_photo_colornet(net: ColorNet, extractor: GrayVGG, n_per: int = 4) -> dict[str, float]:
+    """Mean CIEDE2000 against the photo's own colours on the held-out "other view" pairs of the net
+    (``heldout_delta_e2000``, DEC's colornet pipeline unsmoothed) and of R'_ab alone, from one match per pair."""
+    net_alone, warp_alone = DecColorNet(net=net, smoothing="none"), WarpSmoothed(smoothing="none")
+
+    def predict(T_L, R_lab):
+        matched = net_alone.match(extractor, T_L, R_lab)
+        return {"heldout_delta_e2000": net_alone.predict(T_L, matched),
+                "heldout_delta_e2000_warped_reference": warp_alone.predict(T_L, matched)}
+
+    return {key: mean(values) for key, values in evaluate_views(predict, n_per=n_per).items()}
 
 
 def finish(cfg: Config, parts: Parts, history: list, rank: int) -> tuple[dict | None, dict]:
@@ -264,16 +194,9 @@ def finish(cfg: Config, parts: Parts, history: list, rank: int) -> tuple[dict | 
     metrics = {"steps": cfg.steps, "seed": cfg.seed, "pairs": pairs, "world_size": parts.world,
                "parameters": sum(p.numel() for p in net.parameters()), "features": parts.features.extractor, **losses}
     if cfg.eval_n:
-        for key, which in (("heldout_delta_e2000", net), ("heldout_delta_e2000_warped_reference", None)):
-            metrics[key] = round(evaluate_photo_colornet(which, parts.features, cfg.eval_n), 4)
+        metrics.update({k: round(v, 4) for k, v in evaluate_photo_colornet(net, parts.features, cfg.eval_n).items()})
         metrics["heldout_pairs"] = f"other_view_pairs(HELDOUT_PHOTOS, {cfg.eval_n})"
     return checkpoint_dict(net, **metrics, mode="photos", width=cfg.width, residual=True), metrics
-
-
-def described(images: str, extra_images: str = "") -> str:
-    """The training images of :func:`sources`, in words (for the provenance)."""
-    where = images if images != "shipped" else "the shipped training photos (photo_views.train_photos())"
-    return f"{where} and {extra_images}" if extra_images else where
 
 
 def data(cfg: Config) -> str:

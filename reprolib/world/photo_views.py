@@ -1,4 +1,4 @@
-"""Photographs with ground truth: other views of the same photo, and the split that keeps evaluation honest.
+"""Views of photographs with ground truth: other views of the same photo, and the training pairs.
 
 A real photo has no ground truth for "the target coloured as this reference says", except in one case:
 when the reference is another view of the same scene. The protocol "same scene, other view"
@@ -13,8 +13,8 @@ when the reference is another view of the same scene. The protocol "same scene, 
 
 The same views (:func:`random_views`, with a hue rotation of a*, b* applied alike to target and
 reference) are the training data of the photo models: the chrominance branch of DEC is self-supervised,
-so any colour photo trains it. ``HELDOUT_PHOTOS`` are never used to train a shipped model; every
-photo number of the project is measured on them.
+so any colour photo trains it. Which photos train and which are held out is
+:mod:`reprolib.training.photo_pairs`'s.
 """
 from __future__ import annotations
 
@@ -31,37 +31,11 @@ from torch import Tensor
 from ..core import checks, color
 from ..core.photos import list_photos, load_image, load_photo, resize_short_side
 
-# Six of the 16 shipped photos, two of each kind (animals, landscapes, food and objects): evaluation only.
-HELDOUT_PHOTOS = ("chelsea.jpg", "friends_by_Aitzol_Berasategi.jpg", "life_by_Aitzol_Berasategi.jpg",
-                  "sunset_by_Aitzol_Berasategi.jpg", "coffee.jpg", "Picture_0B_by_freespace.jpg")
 PHOTO_SHORT = 256  # short side the photos are brought to before cropping
 CROP = 192
 SCALES = (0.8, 1.2)
 MIN_COVER = 0.4  # fraction of the target crop that the reference crop must also show
 MIN_SHIFT = 24  # px between the two crops' centres
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
-
-
-def train_photos() -> list[str]:
-    """The shipped photos that training may use: every one but ``HELDOUT_PHOTOS``."""
-    return [name for name in list_photos() if name not in HELDOUT_PHOTOS]
-
-
-def image_folder(folder: str | Path) -> list[Path]:
-    """Every image file below ``folder`` (an ImageNet-style tree of class folders, or a flat one), sorted: the
-    training images of ``train colornet|distill --images``. A file named as one of ``HELDOUT_PHOTOS`` is refused:
-    every photo model is measured on those."""
-    root = Path(folder)
-    if not root.is_dir():
-        raise FileNotFoundError(f"--images {root} is not a folder")
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-    if not files:
-        raise ValueError(f"--images {root} holds no image files ({', '.join(IMAGE_SUFFIXES)})")
-    heldout = sorted({p.name for p in files} & set(HELDOUT_PHOTOS))
-    if heldout:
-        raise ValueError(f"--images {root} holds held-out photos ({', '.join(heldout)}), on which every photo "
-                         f"model is measured; train on a folder without them")
-    return files
 
 
 def photo_lab(image: str | Path | Tensor, short: int = PHOTO_SHORT) -> Tensor:
@@ -124,7 +98,7 @@ def _draw_pair(g: torch.Generator, H: int, W: int, crop: int) -> tuple[tuple[int
     raise ValueError(f"no two views of a {H} x {W} photo share {MIN_COVER:.0%} at {MIN_SHIFT} px apart")
 
 
-def other_view_pairs(names: Sequence[str] = HELDOUT_PHOTOS, n_per: int = 4, seed: int = 0, crop: int = CROP,
+def other_view_pairs(names: Sequence[str], n_per: int = 4, seed: int = 0, crop: int = CROP,
                      short: int = PHOTO_SHORT) -> ViewPairs:
     """The protocol "same scene, other view": ``n_per`` pairs per photo, deterministic from (name, seed)."""
     checks.positive_int(n_per, "n_per")

@@ -5,6 +5,7 @@ import torch
 
 from reprolib.colorization import chooser
 from reprolib.colorization import colorize as col
+from reprolib.colorization import pipelines as pipes
 from reprolib.colorization.matching import exact_nn
 from reprolib.colorization.smoothing import RADIUS, guided_layer
 
@@ -79,8 +80,8 @@ def test_colorize_runs_the_chooser_by_default_where_one_is_shipped(photo_pair):
 def test_the_default_working_size_follows_the_pipeline(photo_pair):
     """192 for the Chooser (its training views' side), 256 for one matcher; a given size is kept either way."""
     t, r = photo_pair
-    assert col.colorize(t, r).T_L.shape[-2] == col.DEFAULT_SIZES["chooser"] == 192
-    assert col.colorize(t, r, chooser=False).T_L.shape[-2] == col.DEFAULT_SIZES["other"] == 256
+    assert col.colorize(t, r).T_L.shape[-2] == pipes.ChooserPipeline.working_size == 192
+    assert col.colorize(t, r, chooser=False).T_L.shape[-2] == pipes.Pipeline.working_size == 256
     out = col.colorize(t, r, size=64)
     assert out.T_L.shape[-2] == 64 and out.colornet == "chooser_small"
 
@@ -94,5 +95,5 @@ def test_the_chooser_is_refused_where_it_cannot_run_and_auto_says_why(photo_pair
     with pytest.raises(ValueError, match="needs the exact route"):
         col.colorize(t, r, size=48, chooser=True, method="patchmatch")
     model = col.load_extractor("photo")
-    assert col.chooser_fits("auto", model, (48, 64), (48, 64)) == ""
-    assert "three matchers" in col.chooser_fits("auto", model, (1024, 1365), (1024, 1365))
+    assert pipes.chooser_fits("auto", model, (48, 64), (48, 64)) == ""
+    assert "three matchers" in pipes.chooser_fits("auto", model, (1024, 1365), (1024, 1365))

@@ -3,6 +3,8 @@ import pytest
 import torch
 
 from reprolib.colorization import colorize as col
+from reprolib.colorization import pipelines as pipes
+from reprolib.colorization.colornet import ColorNet, colornet_for, load_colornet
 from reprolib.core.color import rgb_to_lab
 
 
@@ -23,7 +25,7 @@ def test_the_default_is_the_photo_pipeline(photo_pair):
     the smoothing; colornet=True runs the photo ColorNet trained on that gray-VGG's maps instead. Each part
     changes P_ab."""
     t, r = photo_pair
-    assert col.DEFAULT_FEATURES == "photo" and col.colornet_for("grayvgg_small_photo").name == "colornet_photo_small"
+    assert col.DEFAULT_FEATURES == "photo" and colornet_for("grayvgg_small_photo").name == "colornet_photo_small"
     out = col.colorize(t, r, size=48)
     assert "distilled from vgg16_imagenet_caffe" in out.features and out.colornet == "chooser_small"
     smoothed = col.colorize(t, r, size=48, chooser=False)
@@ -61,7 +63,7 @@ def test_colorize_refuses_a_colornet_trained_on_other_maps(photo_pair, vgg16_ran
     with pytest.raises(ValueError, match="no shipped ColorNet was trained on the maps of gray-VGG 'random:0'"):
         col.colorize(t, r, features=vgg16_random, size=48, colornet=True)
     with pytest.raises(ValueError, match="was trained on the similarity maps of gray-VGG 'grayvgg_small_synthetic'"):
-        col.colorize(t, r, features=vgg16_random, net=col.load_colornet(), size=48)
+        col.colorize(t, r, features=vgg16_random, net=load_colornet(), size=48)
     with pytest.warns(UserWarning, match="running it anyway"):
         out = col.colorize(t, r, features=vgg16_random, size=48, allow_mismatch=True, colornet=True)
     assert out.rgb.shape == t.shape
@@ -81,18 +83,19 @@ def test_auto_takes_patchmatch_where_exact_search_would_take_minutes(photo_pair)
     t, r = photo_pair
     model = col.load_extractor("photo")
     small, large = (48, 64), (768, 1024)
-    assert col.choose_method("auto", model, small, small) == ("exact", "")
-    method, note = col.choose_method("auto", model, large, large)
+    assert pipes.choose_method("auto", model, small, small) == ("exact", "")
+    method, note = pipes.choose_method("auto", model, large, large)
     assert method == "patchmatch" and "exact search at 768 x 1024 would take" in note and "PatchMatch ran" in note
     with pytest.raises(ValueError, match="use --method patchmatch .* or a smaller --size"):
-        col.choose_method("exact", model, large, large)
-    assert col.choose_method("attention", model, large, large) == ("attention", "")
+        pipes.choose_method("exact", model, large, large)
+    assert pipes.choose_method("attention", model, large, large) == ("attention", "")
     typical = (256, 341)  # a 4:3 photo at the default working size
-    assert col.exact_route_cost(model, large, large) > col.EXACT_BUDGET > col.exact_route_cost(model, typical, typical)
+    cost = pipes.exact_route_cost
+    assert cost(model, large, large) > pipes.EXACT_BUDGET > cost(model, typical, typical)
     out = col.colorize(t, r, size=48)
     assert out.method == "exact" and out.note == ""
-    assert col.methods_for(model) == ("auto", "exact", "patchmatch")  # the student stops at conv5_1
-    assert col.methods_for(col.load_extractor("small")) == col.COLORIZE_METHODS
+    assert pipes.methods_for(model) == ("auto", "exact", "patchmatch")  # the student stops at conv5_1
+    assert pipes.methods_for(col.load_extractor("small")) == pipes.COLORIZE_METHODS
 
 
 def test_colorize_names_a_missing_gpu(photo_pair, monkeypatch):
@@ -121,9 +124,9 @@ def test_a_colornet_with_its_own_guided_filter_is_not_smoothed_again(photo_pair)
     """After a net with a guided filter layer the default post-hoc smoothing is none; an explicit one still runs."""
     t, r = photo_pair
     torch.manual_seed(0)
-    guided = col.ColorNet(residual=True, guided=2).eval()
-    assert col.smoothing_for(guided) == "none" and col.smoothing_for(None) == col.DEFAULT_FILTER
-    assert col.smoothing_for(col.ColorNet(residual=True)) == col.DEFAULT_FILTER
+    guided = ColorNet(residual=True, guided=2).eval()
+    assert pipes.smoothing_for(guided) == "none" and pipes.smoothing_for(None) == col.DEFAULT_FILTER
+    assert pipes.smoothing_for(ColorNet(residual=True)) == col.DEFAULT_FILTER
     out = col.colorize(t, r, size=48, net=guided)
     assert out.smoothing == "none" and col.colorize(t, r, size=48, chooser=False).smoothing == col.DEFAULT_FILTER
     forced = col.colorize(t, r, size=48, net=guided, smoothing="median_guided")

@@ -5,14 +5,11 @@ import json
 import shutil
 
 import pytest
-import torch
 
 from reprolib.cli import main
-from reprolib.colorization.chooser import FIELDS, load_chooser
-from reprolib.colorization.extractors import load_extractor
+from reprolib.colorization.chooser import load_chooser
 from reprolib.core.photos import PHOTOS_DIR
-from reprolib.training import chooser
-from reprolib.world.photo_views import HELDOUT_PHOTOS, train_photos
+from reprolib.training.photo_pairs import HELDOUT_PHOTOS, train_photos
 
 FEW = ["--steps", "2", "--batch-size", "2", "--pairs-per-image", "1", "--eval-n", "0", "--no-progress"]
 
@@ -24,16 +21,6 @@ def folder(tmp_path_factory):
     for name in train_photos()[:2]:
         shutil.copy(PHOTOS_DIR / name, root / name)
     return root
-
-
-def test_the_cache_holds_every_fields_warp_and_maps():
-    g = torch.Generator().manual_seed(0)
-    T_lab = torch.cat((torch.rand(2, 1, 40, 40, generator=g) * 100, torch.randn(2, 2, 40, 40, generator=g) * 20), 1)
-    cache = chooser.match_cache(load_extractor("photo"), T_lab, T_lab.flip(-1))
-    assert set(cache) == {"sims", "T_L", "T_ab", *chooser.WARPS} and len(chooser.WARPS) == len(FIELDS)
-    assert cache["sims"].shape == (2, 10 * len(FIELDS), 40, 40) and cache["sims"].dtype == torch.uint8
-    assert cache["W0"].shape == (2, 2, 40, 40) and cache["W0"].dtype == torch.float16
-    assert not torch.equal(cache["W0"], cache["W1"])  # the matchers disagree somewhere
 
 
 def test_train_chooser_writes_a_loadable_net_with_its_provenance(tmp_path, folder, capsys):

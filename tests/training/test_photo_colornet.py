@@ -11,16 +11,11 @@ import torch
 from reprolib.cli import main
 from reprolib.colorization.colornet import ColorNet, load_colornet
 from reprolib.core.photos import PHOTOS_DIR
-from reprolib.training import distill, photo_colornet
-from reprolib.world.photo_views import HELDOUT_PHOTOS, image_folder, train_photos
+from reprolib.training import photo_pairs
+from reprolib.training.photo_pairs import image_folder, train_photos
 
 FEW = ["--features", "small", "--steps", "2", "--batch-size", "2", "--pairs-per-image", "1", "--eval-n", "0",
        "--no-progress"]
-
-
-def test_the_heldout_photos_never_train():
-    assert set(HELDOUT_PHOTOS).isdisjoint(train_photos()) and len(train_photos()) + len(HELDOUT_PHOTOS) == 16
-    assert photo_colornet.sources("shipped") == train_photos()
 
 
 @pytest.fixture(scope="module")
@@ -63,17 +58,6 @@ def test_torchrun_two_processes_match_one(tmp_path, folder, torchrun_metrics):
 
 def test_extra_images_join_the_training_photos_and_a_guided_net_trains(tmp_path, folder):
     """--extra-images adds a folder to --images; --guided puts the guided filter layer in the trained net."""
-    assert photo_colornet.sources("shipped", str(folder)) == train_photos() + sorted(folder.rglob("*.jpg"))
-    with pytest.raises(FileNotFoundError, match="not a folder"):
-        photo_colornet.sources("shipped", str(tmp_path / "none"))
-    leaky = tmp_path / "leaky"
-    leaky.mkdir()
-    shutil.copy(PHOTOS_DIR / HELDOUT_PHOTOS[0], leaky / HELDOUT_PHOTOS[0])
-    for images, extra in (("shipped", str(leaky)), (str(leaky), "")):
-        with pytest.raises(ValueError, match=f"held-out photos \\({HELDOUT_PHOTOS[0]}\\)"):
-            photo_colornet.sources(images, extra)
-    with pytest.raises(ValueError, match="held-out photos"):  # the distilled student's trainer reads it too
-        distill.pyramids(str(leaky))
     args = ["train", "colornet", "--images", str(folder), "--extra-images", str(folder), *FEW, "--guided", "2"]
     assert main([*args, "--out", str(tmp_path / "g.pt")]) == 0
     record = json.loads((tmp_path / "g.json").read_text())
@@ -88,24 +72,15 @@ def test_fresh_pairs_list_the_folder_once(tmp_path, folder, monkeypatch):
         calls.append(root)
         return image_folder(root)
 
-    monkeypatch.setattr(photo_colornet, "image_folder", counted)
+    monkeypatch.setattr(photo_pairs, "image_folder", counted)
     args = ["train", "colornet", "--images", str(folder), *FEW, "--fresh-pairs", "--steps", "3"]
     assert main([*args, "--out", str(tmp_path / "f.pt")]) == 0
     assert len(calls) == 1 and json.loads((tmp_path / "f.json").read_text())["metrics"]["pairs"] == 6
 
 
-def test_hue_sets_the_share_of_turned_pairs(tmp_path, folder, capsys):
-    """--hue 0 keeps every pair's own colours (the net may learn usual colours), 1 turns every pair; the
-    probability is recorded in the provenance, and one outside 0..1 is refused in one line, nothing written."""
-    g = torch.Generator().manual_seed(0)
-    cache = {k: torch.rand(4, 1 if k in ("sims", "T_L") else 2, 24, 24, generator=g) * 40 + 30
-             for k in photo_colornet.CACHE_KEYS}
-    cache["sims"] = cache["sims"].to(torch.uint8)
-    for hue, turned in ((0.0, 0), (1.0, 6)):
-        b = photo_colornet.sample(cache, 6, 16, hue, torch.Generator().manual_seed(1))
-        crops = photo_colornet.sample(cache, 6, 16, 0.0, torch.Generator().manual_seed(1))
-        moved = (b["T_ab"] - crops["T_ab"]).abs().flatten(1).amax(1) > 1e-3
-        assert int(moved.sum()) == turned
+def test_hue_is_recorded_and_checked(tmp_path, folder, capsys):
+    """--hue is recorded in the provenance, and one outside 0..1 is refused in one line, nothing written
+    (what it does to the pairs: tests/training/test_photo_pairs.py)."""
     args = ["train", "colornet", "--images", str(folder), *FEW]
     assert main([*args, "--hue", "0", "--out", str(tmp_path / "h.pt")]) == 0
     assert "hue turns p 0.0" in json.loads((tmp_path / "h.json").read_text())["data"]
@@ -113,20 +88,3 @@ def test_hue_sets_the_share_of_turned_pairs(tmp_path, folder, capsys):
     assert main([*args, "--hue", "1.5", "--out", str(tmp_path / "bad.pt")]) == 2
     err = capsys.readouterr().err
     assert "hue must be a probability" in err and err.count("\n") == 1 and not (tmp_path / "bad.pt").exists()
-
-
-def test_sample_turns_the_named_ab_maps_alike_and_leaves_the_others():
-    """Every map of the cache is cropped and flipped alike; the a*b* maps named in ab_keys get the pair's turn,
-    the others keep their colours; extra maps do not change the draws."""
-    g = torch.Generator().manual_seed(0)
-    cache = {k: torch.rand(4, 1 if k in ("sims", "T_L") else 2, 24, 24, generator=g) * 40 + 30
-             for k in photo_colornet.CACHE_KEYS}
-    cache["sims"] = cache["sims"].to(torch.uint8)
-    plain = photo_colornet.sample(cache, 6, 16, 1.0, torch.Generator().manual_seed(1))
-    kept = photo_colornet.sample(cache, 6, 16, 0.0, torch.Generator().manual_seed(1))
-    more = cache | {"W": cache["T_ab"].clone(), "V": cache["T_ab"].clone()}
-    b = photo_colornet.sample(more, 6, 16, 1.0, torch.Generator().manual_seed(1),
-                              ab_keys=(*photo_colornet.CACHE_KEYS[2:], "W"))
-    assert torch.equal(b["T_ab"], plain["T_ab"]) and torch.equal(b["R_ab_w"], plain["R_ab_w"])
-    assert torch.equal(b["W"], b["T_ab"])
-    assert torch.equal(b["V"], kept["T_ab"]) and not torch.allclose(b["V"], b["T_ab"])

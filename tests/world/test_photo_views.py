@@ -1,16 +1,10 @@
-"""Photographs with ground truth (reprolib.world.photo_views): the split, the "other view" protocol, views."""
+"""Photographs with ground truth (reprolib.world.photo_views): the "other view" protocol, views."""
 import math
 
 import torch
 
 from reprolib.core import color
-from reprolib.core.photos import list_photos
 from reprolib.world import photo_views as pv
-
-
-def test_the_split_is_disjoint_and_complete():
-    assert set(pv.HELDOUT_PHOTOS) <= set(list_photos()) and len(pv.HELDOUT_PHOTOS) == 6
-    assert set(pv.train_photos()) == set(list_photos()) - set(pv.HELDOUT_PHOTOS)
 
 
 def test_other_view_pairs_are_deterministic_views_of_the_same_photo():
