@@ -1,6 +1,6 @@
 """Which training branches of the photo ColorNet pay, chosen on validation photos, never on the held-out ones.
 
-Trains the shipped recipe (``train colornet --images shipped``: width 1/8, 1200 steps, batch 8, 48 pairs per
+Trains the shipped recipe (``train photo-colornet``: width 1/8, 1200 steps, batch 8, 48 pairs per
 image) on the training photos less the validation photos (``--images fit``: ``photo_pairs.fit_photos()``; the
 split is ``reprolib.training.photo_pairs``'s), once per ``--branches``
 setting, ``--guided`` radius (the net's guided filter layer; 0: none), ``--hue`` probability (of an a*b* turn

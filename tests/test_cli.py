@@ -197,3 +197,35 @@ def test_reproduce_and_train_name_bad_jobs_and_a_missing_gpu_in_one_line(tmp_pat
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "torch sees no CUDA GPU here" in err
     assert not any(tmp_path.iterdir())
+
+
+def test_every_train_subcommand_is_its_configs_defaults_and_help():
+    """A trainer's flags are its Config's fields (every one with a help), their defaults the Config's: `train
+    photo-colornet` runs the photo recipe (1200 steps of 8 pairs), not the synthetic trainer's 800 of 16."""
+    import dataclasses
+    from importlib import import_module
+
+    from reprolib.core.configs import settings_from
+
+    parser = cli.build_parser()
+    for name, trainer in cli.TRAINERS.items():
+        config = import_module(f"reprolib.training.{trainer.module}").Config
+        assert all("help" in f.metadata for f in dataclasses.fields(config)), name
+        args = parser.parse_args(["train", name])
+        defaults = {k: v for k, v in dataclasses.asdict(config()).items() if k not in cli.LOOP_FLAGS}
+        assert settings_from(args, config, skip=cli.LOOP_FLAGS) == defaults, name
+    photo = parser.parse_args(["train", "photo-colornet", "--branches", "chrominance,real", "--no-cached"])
+    assert (photo.steps, photo.batch_size, photo.branches, photo.cached) == (1200, 8, ("chrominance", "real"), False)
+    synthetic = parser.parse_args(["train", "colornet", "--no-residual", "--pool", "4"])
+    assert (synthetic.steps, synthetic.batch_size, synthetic.residual, synthetic.pool) == (800, 16, False, 4)
+
+
+def test_the_command_line_imports_a_trainer_only_when_it_runs_one():
+    code = ("import sys; from reprolib import cli; cli.build_parser([]).parse_args(['models']); "
+            "a = sorted(m for m in sys.modules if m.startswith('reprolib.training')); "
+            "cli.build_parser(['grayvgg']).parse_args(['train', 'grayvgg']); "
+            "b = sorted(m for m in sys.modules if m.startswith('reprolib.training')); print(a, b)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("] [")[0] == "[" and "reprolib.training.grayvgg" in done.stdout
+    assert "reprolib.training.chooser" not in done.stdout and "reprolib.training.insertion" not in done.stdout

@@ -61,12 +61,13 @@ _COMMAND = ("python -m reprolib train colornet --out {file} --mode {mode} --step
 
 
 def _photo_net(name: str, features: str, maps: str, sha256: str, choice: str | None = None) -> Weights:
-    """The entry of a ColorNet trained by ``train colornet --images shipped`` on the maps of ``features``."""
+    """The entry of a ColorNet trained by ``train photo-colornet`` (the shipped training photos) on the maps of
+    ``features`` (its provenance records the command as it was then: ``train colornet --images shipped``)."""
     file = f"colornet_photo_{name}.pt"
     return Weights(
         name=f"colornet_photo_{name}", kind="ColorNet", file=file, format=FORMAT, seed=0, sha256=sha256,
         licence="MIT (trained by this project)", features=features,
-        command=f"python -m reprolib train colornet --images shipped --features {choice or name} --branches real "
+        command=f"python -m reprolib train photo-colornet --features {choice or name} --branches real "
                 f"--out {file} --steps 1200 --batch-size 8 --seed 0",
         source=f"the real branch (R'_ab of the other view), 1200 steps on other-view pairs of the training photos, "
                f"{maps}")

@@ -43,7 +43,7 @@ def _parser(tp: Any) -> Callable[[str], Any]:
 def _shown(value: Any) -> str:
     if isinstance(value, tuple):
         return ",".join(map(str, value))
-    return "none" if value is None else str(value)
+    return "none" if value in (None, "") else str(value)
 
 
 def fields_of(config: type) -> list[tuple[dataclasses.Field, Any]]:

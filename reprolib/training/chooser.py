@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from ..colorization.chooser import FIELDS, Chooser, checkpoint_dict
 from ..colorization.extractors import load_extractor
 from ..colorization.pipelines import ChooserPipeline, WarpSmoothed
+from ..core.configs import setting
 from ..core.devices import device_of
 from ..world.photo_views import CROP
 from . import loop
@@ -33,20 +34,23 @@ WARPS = warp_keys(len(FIELDS))
 
 @dataclass
 class Config:
-    steps: int = 1200
-    batch_size: int = 8
-    size: int = 128  # training crop of the cached maps
-    crop: int = CROP  # the views' side (the protocol's 192)
-    width: float = 0.125
-    lr: float = 1e-3
-    hue: float = 1.0  # probability of a hue turn per pair
-    features: str = "photo"  # an extractors.load_extractor choice: whose warps and maps the net learns
-    images: str = "shipped"  # an image folder, "shipped" (the training photos) or "fit" (less the validation ones)
-    extra_images: str = ""
-    pairs_per_image: int = 48
-    seed: int = 0
-    eval_n: int = 4  # held-out "other view" pairs per held-out photo for the final metrics (0: skip)
-    device: str = "cpu"
+    steps: int = setting(1200, "optimiser steps")
+    batch_size: int = setting(8, "pairs per step, over all processes")
+    size: int = setting(128, "training crop of the cached maps")
+    crop: int = setting(CROP, "the views' side (the protocol's)")
+    width: float = setting(0.125, "width multiplier of DEC's net")
+    lr: float = setting(1e-3, "peak Adam learning rate")
+    hue: float = setting(1.0, "probability of one random a*b* turn per pair")
+    features: str = setting("photo", "the gray-VGG whose warps and maps the net learns, a --features choice of "
+                                     "colorize")
+    images: str = setting("shipped", "an image folder (ImageNet-style or flat), 'shipped' (the training photos) or "
+                                     "'fit' (those less the validation photos); never the held-out ones")
+    extra_images: str = setting("", "a second image folder whose images are added to --images")
+    pairs_per_image: int = setting(48, "pairs of two views drawn from each image, matched once")
+    seed: int = setting(0, "seed of the model and the data stream")
+    eval_n: int = setting(4, "held-out pairs per held-out photo for the final CIEDE2000 (0: skip; at most 4)")
+    device: str = setting("cpu", "where the networks train (the held-out evaluation runs on the CPU; one GPU per "
+                                 "torchrun process, nccl)", choices=("cpu", "cuda"))
 
     def check(self) -> Config:
         if self.steps < 1 or self.batch_size < 1 or self.pairs_per_image < 1 or not 16 <= self.size <= self.crop:
@@ -136,6 +140,11 @@ def data(cfg: Config) -> str:
 
 
 TRAINER = loop.Trainer("chooser", build, step, finish, data)
+
+
+def summary(metrics: dict) -> str:
+    """The line ``train chooser`` ends with."""
+    return loop.heldout_summary(metrics, "R'_ab smoothed", "heldout_delta_e2000_warped_reference_smoothed")
 
 
 def train(out: str | os.PathLike, *, resume: bool = True, progress: bool = True, checkpoint_every: int = 100,

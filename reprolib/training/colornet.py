@@ -70,6 +70,7 @@ from ..colorization.losses import (
     chrominance_loss,
 )
 from ..core import color
+from ..core.configs import setting
 from ..core.devices import device_of, to_device
 from ..core.seeds import heldout_seed, train_data_seed
 from ..world import scenes
@@ -158,21 +159,23 @@ def evaluate_colornet(net: ColorNet | None, n: int = 200, seed: int = 0, size: i
 class Config:
     """Every setting of a run (all of them enter the checkpoint and the resume check)."""
 
-    steps: int = 800
-    mode: str = "full"
-    batch_size: int = 16
-    seed: int = 0
-    size: int = 64
-    width: float = 0.125
-    residual: bool = True
-    lr: float = 1e-3
-    pool: int | None = None
-    perceptual_layer: str = PERCEPTUAL_LAYER
-    alpha: float = PERCEPTUAL_ALPHA
-    grayvgg: str = GrayVGGWeights.SMALL_SYNTHETIC.value.name  # a registry name or a checkpoint file
-    eval_n: int = 200
-    usual: float | None = None  # the world's palette prior (scenes.sample_pairs); None: uniform palettes
-    related: float = 1.0  # share of pairs whose reference shows every class of the target
+    steps: int = setting(800, "optimiser steps")
+    mode: str = setting("full", "both branches alternated, the chrominance branch only, or the automatic L1 baseline",
+                        choices=MODES)
+    batch_size: int = setting(16, "pairs per step, over all processes")
+    seed: int = setting(0, "seed of the model and the data stream")
+    size: int = setting(64, "scene size in pixels")
+    width: float = setting(0.125, "width multiplier of the paper's net")
+    residual: bool = setting(True, "predict a correction of R'_ab (--no-residual: P_ab from scratch, as in the paper)")
+    lr: float = setting(1e-3, "peak Adam learning rate")
+    pool: int | None = setting(None, "reuse this many distinct batches, matched once (none: fresh pairs every step)")
+    perceptual_layer: str = setting(PERCEPTUAL_LAYER, "the gray-VGG layer of the perceptual branch's loss")
+    alpha: float = setting(PERCEPTUAL_ALPHA, "weight of the perceptual loss (DEC: 0.005)")
+    grayvgg: str = setting(GrayVGGWeights.SMALL_SYNTHETIC.value.name,
+                           "the gray-VGG whose maps the net learns: a registry name or a `train grayvgg` checkpoint")
+    eval_n: int = setting(200, "held-out pairs for the final CIEDE2000 (0: skip)")
+    usual: float | None = setting(None, "draw each class's usual colour with this probability (none: uniform palettes)")
+    related: float = setting(1.0, "share of references that show every class of their target")
 
     def check(self) -> Config:
         if self.mode not in MODES:
@@ -296,6 +299,11 @@ def data(cfg: Config) -> str:
 
 
 TRAINER = loop.Trainer("colornet", build, step, finish, data)
+
+
+def summary(metrics: dict) -> str:
+    """The line ``train colornet`` ends with."""
+    return loop.heldout_summary(metrics, "R'_ab alone", "heldout_delta_e2000_warped_reference")
 
 
 def train(out: str | os.PathLike, *, resume: bool = True, progress: bool = True, device: str | None = None,

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..core import checks, color
+from ..core.configs import setting
 from ..core.devices import device_of, to_device
 from ..core.seeds import heldout_seed, train_data_seed
 from ..core.weights import Weights, WeightsEnum, load_checkpoint
@@ -109,14 +110,14 @@ def jitter_colours(scene: scenes.Scene, g: torch.Generator, amount: float) -> Te
 # ---------------------------------------------------------------------------------------------- training
 @dataclass
 class Config:
-    steps: int = 400
-    batch_size: int = 24
-    size: int = 64
-    lr: float = 3e-3
-    width: int = 16
-    jitter: float = 5.0
-    seed: int = 0
-    heldout_n: int = 200
+    steps: int = setting(400, "optimiser steps")
+    batch_size: int = setting(24, "scenes per step")
+    size: int = setting(64, "scene size in pixels")
+    lr: float = setting(3e-3, "peak Adam learning rate")
+    width: int = setting(16, "channel width of the classifier")
+    jitter: float = setting(5.0, "+- a*, b* jitter of each class's colours")
+    seed: int = setting(0, "seed of the model and the data stream")
+    heldout_n: int = setting(200, "held-out scenes for the final accuracy")
 
     def check(self) -> Config:
         checks.int_at_least(self.steps, "steps")
@@ -180,6 +181,13 @@ def data(cfg: Config) -> str:
 
 
 TRAINER = loop.Trainer("colour_classifier", build, step, finish, data)
+
+
+def summary(metrics: dict) -> str:
+    """The line ``train classifier`` ends with."""
+    return (f"held-out accuracy {metrics['heldout_accuracy_true_colour']:.4f} on true colours, "
+            f"{metrics['heldout_accuracy_gray']:.4f} on gray (chance {metrics['heldout_chance']:.4f}) in "
+            f"{metrics['seconds']} s")
 
 
 def train(out: str | os.PathLike, *, resume: bool = True, progress: bool = True, device: str | None = None,

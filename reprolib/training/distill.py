@@ -36,6 +36,7 @@ from torch import nn
 from ..colorization.extractors import load_extractor, small_checkpoint, small_grayvgg
 from ..colorization.features import GrayVGG
 from ..core import color
+from ..core.configs import setting
 from ..core.photos import load_image, load_photo, resize_short_side
 from . import loop
 from .photo_pairs import image_folder, train_photos
@@ -47,19 +48,21 @@ PYRAMID = (512, 362, 256, 181)
 
 @dataclass
 class Config:
-    steps: int = 1000
-    batch_size: int = 8  # views per step: 4 photos x 2 views
-    size: int = 112
-    widths: tuple[int, ...] = (32, 64, 128, 224, 224)
-    convs: tuple[int, ...] = (2, 2, 3, 3, 1)
-    lr: float = 1e-3
-    tau: float = 0.05
-    positions: int = 192  # K: positions per view in the relational loss
-    views: int = 1200  # teacher features computed once for this many views
-    stored_positions: int = 1024  # relu1_1 and relu2_1: this many random positions per view
-    teacher: str = "vgg16"  # an extractors.load_extractor choice (a VGG file with $REPROLIB_VGG_CONVENTION)
-    images: str = ""  # an image folder; "" = the shipped training photos
-    seed: int = 0
+    steps: int = setting(1000, "optimiser steps")
+    batch_size: int = setting(8, "views per step, in pairs of one photo")
+    size: int = setting(112, "view size in pixels")
+    widths: tuple[int, ...] = setting((32, 64, 128, 224, 224), "the student's channels per block")
+    convs: tuple[int, ...] = setting((2, 2, 3, 3, 1), "the student's convolutions per block")
+    lr: float = setting(1e-3, "peak Adam learning rate")
+    tau: float = setting(0.05, "temperature of the row-wise KL of the relational loss")
+    positions: int = setting(192, "K: positions per view in the relational loss")
+    views: int = setting(1200, "views whose teacher features are computed once")
+    stored_positions: int = setting(1024, "relu1_1 and relu2_1: random positions kept per view")
+    teacher: str = setting("vgg16", "the teacher, a --features choice: vgg16 is torchvision's cache or the same "
+                                    "network from $REPROLIB_VGG_WEIGHTS")
+    images: str = setting("", "an image folder to learn from (default: the shipped training photos; held-out ones "
+                              "never)")
+    seed: int = setting(0, "seed of the model and the data stream")
 
     def check(self) -> Config:
         if self.steps < 1 or self.batch_size < 2 or self.batch_size % 2 or self.views < self.batch_size:
@@ -217,6 +220,11 @@ def data(cfg: Config) -> str:
 
 
 TRAINER = loop.Trainer("distill", build, step, finish, data)
+
+
+def summary(metrics: dict) -> str:
+    """The line ``train distill`` ends with."""
+    return f"final loss {metrics['loss']:.3f} (adapter cosine {1 - metrics['cos']:.3f}) in {metrics['seconds']} s"
 
 
 def train(out: str | os.PathLike, *, resume: bool = True, progress: bool = True, device: str | None = None,

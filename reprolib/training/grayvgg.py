@@ -29,6 +29,7 @@ import torch.nn.functional as F
 
 from ..colorization.extractors import SMALL_CONVS, SMALL_WIDTHS, small_checkpoint, small_grayvgg
 from ..colorization.features import GrayVGG
+from ..core.configs import setting
 from ..core.devices import device_of, to_device
 from ..core.seeds import heldout_seed, train_data_seed
 from ..world import scenes
@@ -39,17 +40,18 @@ from . import loop
 class Config:
     """Every setting of a run (all of them enter the checkpoint and the resume check)."""
 
-    steps: int = 800
-    batch_size: int = 32
-    seed: int = 0
-    size: int = 64
-    widths: tuple[int, ...] = SMALL_WIDTHS
-    convs: tuple[int, ...] = SMALL_CONVS
-    head_layers: tuple[str, ...] | None = None
-    head_type: str = "cosine"
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    eval_n: int = 256
+    steps: int = setting(800, "optimiser steps")
+    batch_size: int = setting(32, "scenes per step")
+    seed: int = setting(0, "seed of the model and the data stream")
+    size: int = setting(64, "scene size in pixels")
+    widths: tuple[int, ...] = setting(SMALL_WIDTHS, "channels of the five blocks")
+    convs: tuple[int, ...] = setting(SMALL_CONVS, "convolutions of the five blocks")
+    head_layers: tuple[str, ...] | None = setting(None, "layers the dense head reads (none: the last of blocks 2-5)")
+    head_type: str = setting("cosine", "dense head: cosine classifiers (the features matching compares) or linear",
+                             choices=("cosine", "linear"))
+    lr: float = setting(2e-3, "peak learning rate")
+    weight_decay: float = setting(1e-4, "weight decay")
+    eval_n: int = setting(256, "held-out scenes for the final per-pixel accuracy")
 
     def check(self) -> Config:
         if self.steps < 1 or self.batch_size < 1:
@@ -134,6 +136,12 @@ def data(cfg: Config) -> str:
 
 
 TRAINER = loop.Trainer("grayvgg", build, step, finish, data)
+
+
+def summary(metrics: dict) -> str:
+    """The line ``train grayvgg`` ends with."""
+    return (f"held-out per-pixel accuracy {metrics['heldout_accuracy']:.4f} after {metrics['steps']} steps in "
+            f"{metrics['seconds']} s")
 
 
 def train(out: str | os.PathLike, *, resume: bool = True, progress: bool = True, device: str | None = None,

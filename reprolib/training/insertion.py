@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
+from ..core.configs import setting
 from ..core.devices import device_of, to_device
 from ..core.seeds import train_data_seed
 from ..insertion import losses as L
@@ -43,20 +44,22 @@ PAIR_MODES = ("none", "confusion", "reversal")
 class Config:
     """Settings of one training run (all of them enter the checkpoint and the resume check)."""
 
-    steps: int = 300
-    seed: int = 0
-    batch_size: int = 12  # fake pairs per step, and as many real pairs
-    pair: str = "confusion"  # "none", "confusion" or "reversal"
-    blending: bool = True
-    width: int = 8  # generator
-    d_width: int = 16  # image and pair discriminators
-    lr: float = 2e-3
-    lambda_gan: float = 1.0
-    lambda_l1: float = 100.0
-    lambda_perc: float = 1.0
-    lambda_pair: float = 1.0
-    oracle: bool = False  # also L1 + perceptual on real pairs against their rendered ground truth (a diagnostic
-    # upper bound that the paper cannot have: it shows what the generator could learn with full supervision)
+    steps: int = setting(300, "optimiser steps")
+    seed: int = setting(0, "seed of the model and the data stream")
+    batch_size: int = setting(12, "fake pairs per step, and as many real pairs")
+    pair: str = setting("confusion", "pair discriminator: none, confusion loss, or gradient reversal",
+                        choices=PAIR_MODES)
+    blending: bool = setting(True, "the blending generator (--no-blending: the direct generator)")
+    width: int = setting(8, "channel width of the generator")
+    d_width: int = setting(16, "channel width of the image and pair discriminators")
+    lr: float = setting(2e-3, "learning rate")
+    lambda_gan: float = setting(1.0, "weight of the GAN loss")
+    lambda_l1: float = setting(100.0, "weight of the L1 loss on fake pairs")
+    lambda_perc: float = setting(1.0, "weight of the perceptual loss on fake pairs")
+    lambda_pair: float = setting(1.0, "weight of the pair discriminator's term")
+    # also L1 + perceptual on real pairs against their rendered ground truth (a diagnostic upper bound that the
+    # paper cannot have: it shows what the generator could learn with full supervision)
+    oracle: bool = setting(False, "also supervise real pairs with their rendered ground truth (a diagnostic)")
 
     def check(self) -> Config:
         if self.pair not in PAIR_MODES:
@@ -197,8 +200,23 @@ def data(cfg: Config) -> str:
             "metrics on insertion.metrics.eval_pairs (held-out seeds)")
 
 
-def train(out: str | os.PathLike, *, resume: bool = True, progress: bool = True, eval_n: int = 256,
-          classifier_steps: int = 150, checkpoint_every: int = 100, command: str | None = None,
+@dataclass
+class Evaluation:
+    """What the final evaluation of ``train`` measures (not a setting of the run: it does not enter its state)."""
+
+    eval_n: int = setting(256, "held-out pairs of each kind for the metrics")
+    classifier_steps: int = setting(150, "training steps of the pair classifier")
+
+
+def summary(metrics: dict) -> str:
+    """The line ``train insertion`` ends with."""
+    return (f"real-pair error {metrics['real_pair_error']:.2f}, fake-pair error {metrics['fake_pair_error']:.2f} "
+            f"(mean Delta E in the box), pair classifier accuracy {metrics['pair_classifier_accuracy']:.3f}, "
+            f"{metrics['config']['steps']} steps in {metrics['seconds']} s")
+
+
+def train(out: str | os.PathLike, *, resume: bool = True, progress: bool = True, eval_n: int = Evaluation.eval_n,
+          classifier_steps: int = Evaluation.classifier_steps, checkpoint_every: int = 100, command: str | None = None,
           device: str | None = None, **settings) -> dict:
     """Train one run of ``Config(**settings)`` and write the generator to ``out`` (weights + config + metrics,
     weights_only loadable by :func:`reprolib.insertion.nets.load_generator`) and its provenance ``out``.json."""

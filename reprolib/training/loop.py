@@ -252,6 +252,12 @@ def loss_log(history: list, points: int = 200) -> dict:
     return {"every": every, "steps": len(history), "series": series}
 
 
+def heldout_summary(metrics: dict, baseline: str, key: str) -> str:
+    """The line a colorization trainer ends with: the net's held-out CIEDE2000 beside its baseline's (``key``)."""
+    return (f"held-out CIEDE2000 {metrics.get('heldout_delta_e2000')} ({baseline} {metrics.get(key)}) after "
+            f"{metrics['steps']} steps in {metrics['seconds']} s")
+
+
 def default_command(trainer: Trainer, cfg: Any, out: str | os.PathLike) -> str:
     """The Python call that repeats a run, for the provenance of runs not started from the command line."""
     settings = ", ".join(f"{k}={v!r}" for k, v in asdict(cfg).items())

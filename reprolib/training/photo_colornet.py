@@ -1,4 +1,4 @@
-"""Training the colorization sub-net on photographs, for one feature extractor (``train colornet --images``).
+"""Training the colorization sub-net on photographs, for one feature extractor (``train photo-colornet``).
 
 DEC's chrominance branch is self-supervised: its reference is the target's own colours, so any colour
 photo is training data. Pairs are two views of one photo (``world.photo_views.random_views``: crops at
@@ -46,6 +46,7 @@ from ..colorization.features import GrayVGG
 from ..colorization.matching import PHOTO_ROUTE
 from ..colorization.pipelines import DecColorNet, WarpSmoothed
 from ..core import color
+from ..core.configs import setting
 from ..core.devices import device_of
 from ..world.photo_views import CROP
 from . import loop
@@ -58,25 +59,30 @@ CHUNK = 8  # pairs per call of the matchers when the cache is built
 
 @dataclass
 class Config:
-    steps: int = 1200
-    batch_size: int = 8
-    size: int = 128  # training crop of the cached maps
-    crop: int = CROP  # the views' side (the protocol's 192)
-    width: float = 0.125
-    lr: float = 1e-3
-    branches: tuple[str, ...] = ("real",)  # the module docstring says why not DEC's ("chrominance", "real")
-    hue: float = 0.5  # probability of a hue turn per pair (module docstring: why not 0 on a few photos)
-    alpha: float = 0.005
-    perceptual_layer: str = "relu5_1"
-    features: str = "vgg16"  # an extractors.load_extractor choice: whose similarity maps the net learns
-    images: str = "shipped"  # an image folder, "shipped" (the training photos) or "fit" (less the validation ones)
-    extra_images: str = ""  # a second image folder whose images are added to ``images`` ("": none)
-    guided: int = 0  # radius of a guided filter layer on the net's output (smoothing.guided_layer; 0: none)
-    pairs_per_image: int = 48
-    cached: bool = True  # match every pair once and keep it in memory (False: fresh pairs every step)
-    seed: int = 0
-    eval_n: int = 4  # held-out "other view" pairs per held-out photo for the final metrics (0: skip)
-    device: str = "cpu"
+    steps: int = setting(1200, "optimiser steps")
+    batch_size: int = setting(8, "pairs per step, over all processes")
+    size: int = setting(128, "training crop of the cached maps")
+    crop: int = setting(CROP, "the views' side (the protocol's)")
+    width: float = setting(0.125, "width multiplier of DEC's net")
+    lr: float = setting(1e-3, "peak Adam learning rate")
+    branches: tuple[str, ...] = setting(("real",), f"branches cycled step by step, some of {', '.join(BRANCHES)} "
+                                        "(real alone measured as well as chrominance,real on validation photos)")
+    hue: float = setting(0.5, "probability of one random a*b* turn per pair (0 lets the net learn usual colours, "
+                              "which needs many photos)")
+    alpha: float = setting(0.005, "weight of the perceptual branch's loss (DEC's)")
+    perceptual_layer: str = setting("relu5_1", "the colour VGG-16 layer of the perceptual loss")
+    features: str = setting("vgg16", "the gray-VGG whose maps the net learns, a --features choice of colorize")
+    images: str = setting("shipped", "an image folder (ImageNet-style or flat), 'shipped' (the training photos) or "
+                                     "'fit' (those less the validation photos); never the held-out ones")
+    extra_images: str = setting("", "a second image folder whose images are added to --images")
+    guided: int = setting(0, "radius of a guided filter layer (guide T_L) trained with the net (0: none)")
+    pairs_per_image: int = setting(48, "pairs of two views drawn from each image, matched once")
+    cached: bool = setting(True, "keep the matched pairs in memory (--no-cached: match new pairs every step, "
+                                 "for large image folders)")
+    seed: int = setting(0, "seed of the model and the data stream")
+    eval_n: int = setting(4, "held-out pairs per held-out photo for the final CIEDE2000 (0: skip; at most 4)")
+    device: str = setting("cpu", "where the networks train (the held-out evaluation runs on the CPU; one GPU per "
+                                 "torchrun process, nccl)", choices=("cpu", "cuda"))
 
     def check(self) -> Config:
         self.branches = tuple(self.branches)
@@ -206,6 +212,11 @@ def data(cfg: Config) -> str:
 
 
 TRAINER = loop.Trainer("photo_colornet", build, step, finish, data)
+
+
+def summary(metrics: dict) -> str:
+    """The line ``train photo-colornet`` ends with."""
+    return loop.heldout_summary(metrics, "R'_ab alone", "heldout_delta_e2000_warped_reference")
 
 
 def train(out: str | os.PathLike, *, resume: bool = True, progress: bool = True, checkpoint_every: int = 100,

@@ -30,7 +30,7 @@ def folder(tmp_path_factory):
 
 
 def test_an_imagenet_style_folder_trains_a_loadable_net(tmp_path, folder):
-    assert main(["train", "colornet", "--images", str(folder), *FEW, "--out", str(tmp_path / "c.pt")]) == 0
+    assert main(["train", "photo-colornet", "--images", str(folder), *FEW, "--out", str(tmp_path / "c.pt")]) == 0
     net = load_colornet(tmp_path / "c.pt")
     record = json.loads((tmp_path / "c.json").read_text())
     assert net.features == "grayvgg_small_synthetic" == record["features"]
@@ -39,7 +39,7 @@ def test_an_imagenet_style_folder_trains_a_loadable_net(tmp_path, folder):
 
 def test_torchrun_two_processes_match_one(tmp_path, folder, torchrun_metrics):
     """torchrun with 2 gloo processes on shipped photos: the same losses and (nearly) the same net as 1 process."""
-    args = ["train", "colornet", "--images", str(folder), *FEW, "--seed", "3", "--branches", "chrominance,real"]
+    args = ["train", "photo-colornet", "--images", str(folder), *FEW, "--seed", "3", "--branches", "chrominance,real"]
     two = torchrun_metrics(args, tmp_path / "ddp.pt")
     assert main([*args, "--out", str(tmp_path / "one.pt")]) == 0
     one = json.loads((tmp_path / "one.json").read_text())["metrics"]
@@ -58,14 +58,14 @@ def test_torchrun_two_processes_match_one(tmp_path, folder, torchrun_metrics):
 
 def test_extra_images_join_the_training_photos_and_a_guided_net_trains(tmp_path, folder):
     """--extra-images adds a folder to --images; --guided puts the guided filter layer in the trained net."""
-    args = ["train", "colornet", "--images", str(folder), "--extra-images", str(folder), *FEW, "--guided", "2"]
+    args = ["train", "photo-colornet", "--images", str(folder), "--extra-images", str(folder), *FEW, "--guided", "2"]
     assert main([*args, "--out", str(tmp_path / "g.pt")]) == 0
     record = json.loads((tmp_path / "g.json").read_text())
     assert record["metrics"]["pairs"] == 4 and load_colornet(tmp_path / "g.pt").guided == 2
 
 
 def test_fresh_pairs_list_the_folder_once(tmp_path, folder, monkeypatch):
-    """--fresh-pairs matches new pairs every step from the images listed once at the start, not at every step."""
+    """--no-cached matches new pairs every step from the images listed once at the start, not at every step."""
     calls = []
 
     def counted(root):
@@ -73,7 +73,7 @@ def test_fresh_pairs_list_the_folder_once(tmp_path, folder, monkeypatch):
         return image_folder(root)
 
     monkeypatch.setattr(photo_pairs, "image_folder", counted)
-    args = ["train", "colornet", "--images", str(folder), *FEW, "--fresh-pairs", "--steps", "3"]
+    args = ["train", "photo-colornet", "--images", str(folder), *FEW, "--no-cached", "--steps", "3"]
     assert main([*args, "--out", str(tmp_path / "f.pt")]) == 0
     assert len(calls) == 1 and json.loads((tmp_path / "f.json").read_text())["metrics"]["pairs"] == 6
 
@@ -81,7 +81,7 @@ def test_fresh_pairs_list_the_folder_once(tmp_path, folder, monkeypatch):
 def test_hue_is_recorded_and_checked(tmp_path, folder, capsys):
     """--hue is recorded in the provenance, and one outside 0..1 is refused in one line, nothing written
     (what it does to the pairs: tests/training/test_photo_pairs.py)."""
-    args = ["train", "colornet", "--images", str(folder), *FEW]
+    args = ["train", "photo-colornet", "--images", str(folder), *FEW]
     assert main([*args, "--hue", "0", "--out", str(tmp_path / "h.pt")]) == 0
     assert "hue turns p 0.0" in json.loads((tmp_path / "h.json").read_text())["data"]
     capsys.readouterr()
