@@ -33,7 +33,7 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "app" / "exemplar_picker.ipynb"
-PHOTOS = REPO / "reprolib" / "data" / "photos"
+PHOTOS = REPO / "data" / "photos"
 ARTEFACTS = Path(os.environ.get("REPROLIB_ARTEFACTS", REPO / "build")) / "browser"
 
 SERVER_START_S = 60  # Voila listening on its port

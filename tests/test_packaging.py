@@ -5,6 +5,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,15 @@ from reprolib import registry
 REPO = Path(__file__).resolve().parents[1]
 IGNORE = shutil.ignore_patterns(".venv", ".git", "build", "dist", "*.egg-info", "__pycache__", "results",
                                 "checkpoints", ".ipynb_checkpoints", "notebooks", "app")
+PHOTOS = REPO / "data" / "photos"  # mapped into the wheel as reprolib/data/photos (pyproject.toml)
+
+
+def ignore(folder, names):
+    """IGNORE, and of data/ only the photographs: a user's data sets there (data/images/ ...) are not copied."""
+    skipped = set(IGNORE(folder, names))
+    if Path(folder) == REPO / "data":
+        skipped |= {name for name in names if name != "photos"}
+    return skipped
 
 
 def run(cmd, **kwargs):
@@ -25,10 +35,18 @@ def run(cmd, **kwargs):
 @pytest.mark.slow
 def test_the_wheel_ships_its_weights_and_photos(tmp_path):
     src, dist, venv, elsewhere = (tmp_path / name for name in ("src", "dist", "venv", "elsewhere"))
-    shutil.copytree(REPO, src, ignore=IGNORE)
+    shutil.copytree(REPO, src, ignore=ignore)
     run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet", "-w", str(dist),
          str(src)])
     wheel = next(dist.glob("reprolib-*.whl"))
+    # every module of reprolib/ (pyproject.toml lists the packages) and every file of data/photos/: the
+    # photographs, MANIFEST.tsv, README.md (credits, licences) and SHA256SUMS
+    inside = set(zipfile.ZipFile(wheel).namelist())
+    modules = {p.relative_to(REPO).as_posix() for p in (REPO / "reprolib").rglob("*.py")}
+    assert modules - inside == set()
+    shipped_photos = {f"reprolib/data/photos/{p.name}" for p in PHOTOS.iterdir()}
+    assert {"reprolib/data/photos/MANIFEST.tsv", "reprolib/data/photos/README.md"} <= shipped_photos
+    assert len(shipped_photos) == 19 and shipped_photos - inside == set()
     # a fresh environment that sees this one's dependencies (torch ...) but not its editable reprolib
     run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
     python = venv / "bin" / "python"
@@ -38,9 +56,12 @@ def test_the_wheel_ships_its_weights_and_photos(tmp_path):
          str(wheel)])
     elsewhere.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    where = run([str(python), "-c", "import reprolib.core.photos as p; print(p.PHOTOS_DIR)"], cwd=elsewhere, env=env)
-    photos = Path(where.stdout.strip())
-    assert photos.is_relative_to(site) and (photos / "china.jpg").is_file()
+    where = run([str(python), "-c", "import reprolib.core.photos as p; print(p.PHOTOS_DIR, len(p.list_photos()))"],
+                cwd=elsewhere, env=env)
+    photos, count = where.stdout.split()
+    photos = Path(photos)
+    assert photos.is_relative_to(site) and count == "16"
+    assert all((photos / p.name).read_bytes() == p.read_bytes() for p in PHOTOS.iterdir())
     out = elsewhere / "out.png"
     run([str(python), "-m", "reprolib", "colorize", str(photos / "china.jpg"),
          "--reference", str(photos / "coffee.jpg"), "--output", str(out), "--size", "64"], cwd=elsewhere, env=env)

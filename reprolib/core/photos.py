@@ -1,4 +1,4 @@
-"""Image files <-> RGB tensors, aspect-preserving resizing, and the photographs shipped in reprolib/data/photos.
+"""Image files <-> RGB tensors, aspect-preserving resizing, and the shipped photographs (data/photos/).
 
 Every image in reprolib is a float32 tensor shaped (3, H, W) (or (B, 3, H, W)) with sRGB values in [0, 1].
 ``load_image`` turns any file Pillow can decode into that, whatever its mode:
@@ -45,7 +45,19 @@ from . import checks
 from .files import atomic_write
 from .weights import data_file
 
-PHOTOS_DIR = data_file("photos")  # package data (importlib.resources)
+
+def _photos_dir() -> Path:
+    """The folder of the shipped photographs: ``reprolib/data/photos`` in an installed wheel (the build maps
+    the repository's ``data/photos`` there, see ``pyproject.toml``), else ``data/photos`` of the source
+    checkout this package is imported from (an editable install, or the repository on ``sys.path``)."""
+    installed = data_file("photos")  # package data (importlib.resources)
+    if installed.is_dir():
+        return installed
+    checkout = data_file().parents[1] / "data" / "photos"  # <checkout>/reprolib/data -> <checkout>/data/photos
+    return checkout if checkout.is_dir() else installed
+
+
+PHOTOS_DIR = _photos_dir()
 MANIFEST = PHOTOS_DIR / "MANIFEST.tsv"
 
 MIN_SIDE = 16  # pixels; smaller images are refused
@@ -255,9 +267,10 @@ def crop_to(img: Tensor, h: int, w: int) -> Tensor:
 
 
 def photo_manifest() -> list[dict[str, str]]:
-    """The rows of reprolib/data/photos/MANIFEST.tsv (file, size, license, content, source..., author) as dicts."""
+    """The rows of data/photos/MANIFEST.tsv (file, size, license, content, source..., author) as dicts."""
     if not MANIFEST.is_file():
-        raise FileNotFoundError(f"{MANIFEST}: not found; the photos ship inside the package (reprolib/data/photos)")
+        raise FileNotFoundError(f"{MANIFEST}: not found; the photos are data/photos/ in the repository and "
+                                "reprolib/data/photos/ in an installed wheel")
     with open(MANIFEST, newline="", encoding="utf-8") as f:
         return [dict(row) for row in csv.DictReader(f, delimiter="\t")]
 

@@ -7,7 +7,7 @@ from ..core.photos import load_photo
 from . import colorbench, lab, lab_plots
 from .report import Step, table
 
-# The photo shown in the Lab figure (reprolib/data/photos, CC BY 2.0, see its README).
+# The photo shown in the Lab figure (data/photos, CC BY 2.0, see its README).
 LAB_PHOTO = "flower.jpg"
 
 

@@ -23,7 +23,7 @@ import torch
 
 from ..colorization.matching import METHODS
 
-PAIR = ("flower.jpg", "rocket.jpg")  # reprolib/data/photos, see its README.md
+PAIR = ("flower.jpg", "rocket.jpg")  # data/photos, see its README.md
 
 
 def peak_rss_mb() -> float:

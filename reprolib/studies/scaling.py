@@ -33,7 +33,7 @@ from .report import Step, table
 SIZES = ((256, 256), (384, 512), (768, 1024))  # (H, W) working sizes: 0.07, 0.2 and 0.8 megapixels
 EXTRACTORS = ("photo", "vgg16")
 METHODS = ("exact", "patchmatch", "attention")
-PAIR = ("flower.jpg", "rocket.jpg")  # reprolib/data/photos
+PAIR = ("flower.jpg", "rocket.jpg")  # data/photos
 
 
 def _above(base: float) -> float:

@@ -417,6 +417,18 @@ def test_checksums_match():
     assert on_disk == set(sums) | {"SHA256SUMS", "README.md"}
 
 
+def test_photos_folder_is_the_wheels_package_data_else_the_checkouts_data_folder(monkeypatch, tmp_path):
+    repo = Path(__file__).resolve().parents[2]
+    if photos.data_file().is_relative_to(repo):  # the tests run on this checkout's reprolib
+        assert photos.PHOTOS_DIR == repo / "data" / "photos"
+    root = tmp_path / "root"
+    monkeypatch.setattr(photos, "data_file", lambda *parts: root.joinpath("reprolib", "data", *parts))
+    (root / "data" / "photos").mkdir(parents=True)
+    assert photos._photos_dir() == root / "data" / "photos"  # a checkout (editable install): data/photos
+    (root / "reprolib" / "data" / "photos").mkdir(parents=True)
+    assert photos._photos_dir() == root / "reprolib" / "data" / "photos"  # a wheel: package data
+
+
 def test_manifest_rows_match_files():
     rows = photos.photo_manifest()
     names = photos.list_photos()

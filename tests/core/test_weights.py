@@ -78,7 +78,7 @@ def test_provenance_has_the_same_keys_for_everything(tmp_path):
 
 
 def test_package_data_is_found_through_importlib_resources():
-    assert weights.data_file("photos", "MANIFEST.tsv").is_file()
+    assert weights.data_file("insertion", "experiment.json").is_file()
     assert weights.data_file().name == "data" and weights.data_file().parent.name == "reprolib"
 
 
