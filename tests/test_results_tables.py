@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from reprolib import reproduce as rep
 from reprolib.results_tables import GAP, NOT_MEASURED, headline, results_page
 
 RUN = json.loads((Path(__file__).parent / "data" / "results_trimmed.json").read_text())
@@ -74,3 +75,17 @@ def test_an_empty_or_quick_run_renders():
     assert "Measured by `python -m reprolib reproduce --quick --only scaling`: 61.0 s" in page
     assert "A `--quick` run" in page
 
+
+def test_reproduce_writes_the_results_page(tmp_path, monkeypatch):
+    def features(out, quick, step):
+        return {"grayvgg_heldout_accuracy": 0.5}, "## Features\n"
+
+    monkeypatch.setattr(rep, "EXPERIMENTS", {"features": features})
+    monkeypatch.setattr(rep, "JOBS", {})
+    rep.reproduce(tmp_path / "out", quick=True, progress=False)
+    page = (tmp_path / "out" / "results.md").read_text()
+    written = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert page == results_page(written) and "| 0.500 |" in page and "A `--quick` run" in page
+    assert "Not in this run: `python -m reprolib reproduce --only lab`" in page
+    assert "`results.md`" in (tmp_path / "out" / "REPORT.md").read_text()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["REPORT.md", "report", "results.json", "results.md"]
