@@ -75,7 +75,7 @@ def _reproduce(args: argparse.Namespace) -> int:
     only = [name.strip() for name in args.only.split(",")] if args.only else None
     results = reproduce(args.out, quick=args.quick, progress=not args.no_progress, only=only, workers=args.jobs,
                         device=resolve_device(args.device).type)
-    print(f"wrote {args.out}/results.json and {args.out}/REPORT.md in {results['meta']['seconds']} s")
+    print(f"wrote {args.out}/results.json, results.md and REPORT.md in {results['meta']['seconds']} s")
     return 0
 
 
@@ -253,7 +253,7 @@ def _add_colorize(commands) -> None:
 
 
 def _add_reproduce(commands) -> None:
-    rep = commands.add_parser("reproduce", help="run every experiment; write results.json and REPORT.md")
+    rep = commands.add_parser("reproduce", help="run every experiment; write results.json, results.md and REPORT.md")
     rep.add_argument("--quick", action="store_true", help="smaller runs (a few minutes at most)")
     rep.add_argument("--out", default="results", help="output folder (default: results); nothing is written outside it")
     rep.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -1,9 +1,10 @@
-"""``python -m reprolib reproduce``: run every experiment, write ``results.json`` and ``REPORT.md``.
+"""``python -m reprolib reproduce``: run every experiment, write ``results.json``, ``results.md`` and ``REPORT.md``.
 
 Each experiment is a study's ``run(out, quick, step) -> (results, markdown)`` (:mod:`reprolib.studies`): it
 writes its figures into ``out`` (an OutputDir, which refuses names outside the folder), reports progress
 through ``step``, and returns its numbers for ``results.json`` (one top-level key per experiment) and its
-section of ``REPORT.md`` (kept as ``report/NAME.md``). The benchmarks of ``OPTIONAL`` run only when named
+section of ``REPORT.md`` (kept as ``report/NAME.md``); ``results.md`` is the README's results tables read from
+results.json (:mod:`reprolib.results_tables`). The benchmarks of ``OPTIONAL`` run only when named
 (``--only scaling``, ``make bench``). A run with ``only`` updates its experiments in an existing
 results.json and REPORT.md and keeps the others, each with its own run's meta (``meta["runs"]``).
 
@@ -25,6 +26,7 @@ from tqdm.auto import tqdm
 
 from .core.files import OutputDir
 from .core.jobs import JOB_THREADS, Job, check_workers, default_workers, run_jobs
+from .results_tables import results_page
 from .studies import colour_eval, features_study, insertion_study, lab_study, matching_study, photo_study, scaling
 from .studies.report import Step
 
@@ -105,6 +107,7 @@ def reproduce(out_dir: str = "results", quick: bool = False, progress: bool = Tr
     results = {k: results[k] for k in EXPERIMENTS if k in results}
     results["meta"] = meta
     out.write_text("results.json", json.dumps(results, indent=2) + "\n")
+    out.write_text("results.md", results_page(json.loads(out.path("results.json").read_text())))
     others = [k for k in results if k in EXPERIMENTS and k not in chosen]
     header = (
         f"# Reproduction report\n\nWritten by `{command}` in {meta['seconds']} s (torch {meta['torch']}; "
@@ -112,7 +115,8 @@ def reproduce(out_dir: str = "results", quick: bool = False, progress: bool = Tr
         f"and timings at {meta['threads']} threads)"
         + (f"; kept from earlier runs in this folder: {', '.join(others)} (their commands in results.json, "
            "meta.runs)" if others else "")
-        + ". Figures are in `figures/`; every number is in `results.json`.\n\n"
+        + ". Figures are in `figures/`; every number is in `results.json`, and `results.md` has the README's "
+        "results tables, read from it.\n\n"
     )
     sections = [out.path(f"report/{k}.md").read_text() for k in results if k in EXPERIMENTS]
     out.write_text("REPORT.md", header + "\n".join(sections))
