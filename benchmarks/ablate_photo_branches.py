@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 
 from reprolib.colorization.colornet import load_colornet
-from reprolib.colorization.extractors import load_extractor
+from reprolib.colorization.grayvgg_weights import load_extractor
 from reprolib.colorization.pipelines import DecColorNet, WarpSmoothed
 from reprolib.training import photo_colornet
 from reprolib.training.photo_pairs import VALIDATION_PHOTOS, evaluate_views, fit_photos, mean
@@ -46,7 +46,7 @@ def validate(net, extractor, n_per: int) -> dict[str, float]:
 def main() -> None:
     recipe = photo_colornet.Config()  # the shipped recipe's defaults
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--features", default="photo", help="the gray-VGG whose maps the nets learn")
+    parser.add_argument("--features", default="grayvgg_small_photo", help="the gray-VGG whose maps the nets learn")
     parser.add_argument("--branches", nargs="+", default=["chrominance,real", "real"],
                         help="the settings compared, each a --branches of train colornet")
     parser.add_argument("--n-per", type=int, default=8, help="validation pairs per photo (default: %(default)s)")

@@ -35,7 +35,7 @@ from pathlib import Path
 import torch
 
 from reprolib.colorization.chooser import FIELDS, load_chooser
-from reprolib.colorization.extractors import load_extractor
+from reprolib.colorization.grayvgg_weights import load_extractor
 from reprolib.colorization.pipelines import ChooserPipeline
 from reprolib.colorization.smoothing import smooth_ab
 from reprolib.training import chooser

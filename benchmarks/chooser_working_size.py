@@ -18,7 +18,7 @@ import statistics
 import torch
 
 from reprolib.colorization.colorize import colorize
-from reprolib.colorization.extractors import load_extractor
+from reprolib.colorization.grayvgg_weights import load_extractor
 from reprolib.core import color
 from reprolib.training.photo_pairs import HELDOUT_PHOTOS
 from reprolib.world.photo_views import other_view_pairs
@@ -26,7 +26,7 @@ from reprolib.world.photo_views import other_view_pairs
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--features", default="photo", help="the gray-VGG (default: %(default)s)")
+    parser.add_argument("--features", default="grayvgg_small_photo", help="the gray-VGG (default: %(default)s)")
     parser.add_argument("--n-per", type=int, default=4, help="pairs per held-out photo (default: %(default)s)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[192, 256], help="working sizes of the Chooser")
     parser.add_argument("--crop", type=int, default=256, help="the views' side (default: %(default)s)")

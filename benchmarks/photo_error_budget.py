@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from reprolib.colorization.extractors import load_extractor
+from reprolib.colorization.grayvgg_weights import load_extractor
 from reprolib.colorization.pipelines import WarpSmoothed
 from reprolib.colorization.smoothing import EPS, RADIUS, smooth_ab
 from reprolib.core import color
@@ -87,7 +87,8 @@ def budget(extractor, n_per: int) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--features", nargs="+", default=["photo", "vgg16"], help="extractors (default: %(default)s)")
+    parser.add_argument("--features", nargs="+", default=["grayvgg_small_photo", "vgg16"],
+                        help="extractors (default: %(default)s)")
     parser.add_argument("--n-per", type=int, default=8, help="validation pairs per photo (default: %(default)s)")
     args = parser.parse_args()
     results = {}

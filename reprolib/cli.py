@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .colorization.colorize import DEFAULT_COLORNET, DEFAULT_FEATURES
-from .colorization.extractors import GrayVGGWeights
+from .colorization.grayvgg_weights import GrayVGGWeights
 from .colorization.pipelines import COLORIZE_METHODS, DEFAULT_METHOD
 from .colorization.smoothing import DEFAULT_FILTER, FILTERS
 from .core.configs import add_arguments, settings_from
@@ -100,7 +100,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _colorize(args: argparse.Namespace) -> int:
     from .colorization.colorize import colorize
-    from .colorization.extractors import CHOICES
+    from .colorization.grayvgg_weights import CHOICES
     from .core.photos import SAVE_FORMATS, load_image, save_image
 
     out = Path(args.output)
@@ -108,7 +108,7 @@ def _colorize(args: argparse.Namespace) -> int:
         raise ValueError(f"{out}: unsupported output extension {out.suffix!r} (use .png, .jpg or .jpeg)")
     _new_output(out, args.force)
     if args.features not in CHOICES and not Path(args.features).is_file():
-        raise ValueError(f"features {args.features!r}: not one of {CHOICES} and no such weights file")
+        raise ValueError(f"features {args.features!r}: not one of {', '.join(CHOICES)} and no such weights file")
     if not out.parent.is_dir():
         raise FileNotFoundError(f"{out.parent} is not a folder")
     for name, given in (("target", args.target), ("reference", args.reference)):
@@ -149,7 +149,7 @@ def _intermediates_dir(folder: str, force: bool) -> Path:
 def _save_intermediates(result, folder: Path) -> None:
     """What explains a result: T_L with R'_ab (the matching alone), the similarity maps with their colour
     scale, and the field phi_T->R as an image (at the working size)."""
-    from .colorization.features import DEC_LAYERS
+    from .colorization.grayvgg import DEC_LAYERS
     from .core.files import OutputDir
     from .core.photos import save_image
     from .studies import plots
@@ -174,7 +174,7 @@ def _models(args: argparse.Namespace) -> int:
 
 
 def _download(args: argparse.Namespace) -> int:
-    from .colorization.extractors import fetch
+    from .colorization.grayvgg_weights import fetch
 
     entry = GrayVGGWeights.named(args.name)
     path = entry.path if entry.status() != "missing" else fetch(entry, progress=not args.no_progress)
@@ -224,9 +224,11 @@ def _add_colorize(commands) -> None:
                           "cores with the photo gray-VGG; 256 otherwise; the Chooser at 256 measured better still, "
                           "in about twice the time)")
     col.add_argument("--features", default=DEFAULT_FEATURES,
-                     help="gray-VGG: photo (shipped, distilled from VGG-16 on photos), small (shipped, synthetic "
-                          "world), auto, vgg16, vgg19, torchvision, or a weights file with $REPROLIB_VGG_CONVENTION; "
-                          "each has its own ColorNet (default: %(default)s)")
+                     help="gray-VGG, a registry name (`python -m reprolib models`): grayvgg_small_photo (alias "
+                          "photo: shipped, distilled from VGG-16 on photos), grayvgg_small_synthetic (small: shipped, "
+                          "synthetic world), vgg16, vgg16_torchvision, vgg19 (torchvision); or auto, or a file (a "
+                          "small gray-VGG checkpoint, or VGG weights with $REPROLIB_VGG_CONVENTION) "
+                          "(default: %(default)s)")
     col.add_argument("--method", choices=COLORIZE_METHODS, default=DEFAULT_METHOD,
                      help="correspondences; auto: exact search where it is cheap, PatchMatch (linear cost) on large "
                           "images (default: %(default)s)")

@@ -22,8 +22,8 @@ import torch
 from torch import Tensor
 
 from .colorization.colorize import DEFAULT_FEATURES, colorize
-from .colorization.extractors import load_extractor
-from .colorization.features import GrayVGG
+from .colorization.grayvgg import GrayVGG
+from .colorization.grayvgg_weights import load_extractor
 from .colorization.pipelines import DEFAULT_METHOD, methods_for
 from .colorization.retrieval import recommend_photos
 from .core import checks

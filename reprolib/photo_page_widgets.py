@@ -20,8 +20,8 @@ from urllib.parse import parse_qs
 import torch
 
 from .colorization.colorize import DEFAULT_FEATURES
-from .colorization.extractors import load_extractor
-from .colorization.features import VID_LAYERS, GrayVGG
+from .colorization.grayvgg import VID_LAYERS, GrayVGG
+from .colorization.grayvgg_weights import load_extractor
 from .colorization.pipelines import DEFAULT_METHOD, methods_for
 from .core.photos import list_photos
 from .photo_page import (

@@ -19,8 +19,8 @@ from torch import Tensor
 
 from .colorization.colorize import Colorization, colorize
 from .colorization.colornet import ColorNet, colornet_for
-from .colorization.extractors import load_extractor
-from .colorization.features import GrayVGG
+from .colorization.grayvgg import GrayVGG
+from .colorization.grayvgg_weights import load_extractor
 from .colorization.retrieval import recommend_photos
 from .core import checks
 from .core.photos import load_photo
@@ -52,7 +52,8 @@ def _as_rgb(x: Tensor | str) -> Tensor:
 
 
 def make_picker(target: Tensor | str, candidates: Sequence[Tensor | str], names: Sequence[str] | None = None,
-                features: str | GrayVGG = "small", net: ColorNet | None = None, size: int = 256) -> Picker:
+                features: str | GrayVGG = "grayvgg_small_synthetic", net: ColorNet | None = None,
+                size: int = 256) -> Picker:
     """Load photos by name (the shipped photos) or take RGB tensors, and rank the candidates for the target;
     the ColorNet is the one trained on the maps of ``features`` unless ``net`` is given."""
     if len(candidates) == 0:
@@ -93,7 +94,7 @@ def panel_png(panel: dict[str, Tensor], title: str = "") -> bytes:
 
 
 def exemplar_picker(target: Tensor | str, candidates: Sequence[Tensor | str], names: Sequence[str] | None = None,
-                    features: str | GrayVGG = "small", size: int = 256):
+                    features: str | GrayVGG = "grayvgg_small_synthetic", size: int = 256):
     """An ipywidgets VBox: a slider "exemplar" (1 = best recommended) over the ranked candidates and the
     panel of the chosen one.
     Panels are computed in the kernel when the slider moves and cached."""
@@ -117,7 +118,7 @@ def exemplar_picker(target: Tensor | str, candidates: Sequence[Tensor | str], na
     return box
 
 
-def demo_picker(size: int = 192, features: str | GrayVGG = "small"):
+def demo_picker(size: int = 192, features: str | GrayVGG = "grayvgg_small_synthetic"):
     """The picker on the shipped photos: a mountain target and six candidate references, ranked and
     matched with the gray-VGG ``features`` (default: the shipped small net, whose maps the shipped ColorNet
     was trained on)."""

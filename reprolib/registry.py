@@ -1,5 +1,5 @@
 """Every model that can be loaded here, from the registry enums beside the networks (``python -m reprolib
-models``): the gray-VGGs (``colorization.extractors.GrayVGGWeights``), the ColorNets
+models``): the gray-VGGs (``colorization.grayvgg_weights.GrayVGGWeights``), the ColorNets
 (``colorization.colornet.ColorNetWeights``), the Choosers (``colorization.chooser.ChooserWeights``), the
 insertion generators (``insertion.nets.InsertionWeights``), the colour classifier
 (``training.colour_classifier.ColourClassifierWeights``), and the local VGG file named by
@@ -11,7 +11,7 @@ import os
 
 from .colorization.chooser import ChooserWeights
 from .colorization.colornet import ColorNetWeights
-from .colorization.extractors import GrayVGGWeights, local_weights
+from .colorization.grayvgg_weights import ALIASES, GrayVGGWeights, local_weights
 from .core.weights import Weights, WeightsEnum, read_provenance
 from .insertion.nets import InsertionWeights
 from .training.colour_classifier import ColourClassifierWeights
@@ -29,12 +29,30 @@ def all_weights() -> list[Weights]:
     return entries
 
 
-def lookup(name: str) -> Weights:
-    """The entry called ``name``."""
-    for entry in all_weights():
-        if entry.name == name:
-            return entry
+def get(name: str) -> WeightsEnum:
+    """The registry entry that ``name`` spells, as torchvision's ``get_weight`` resolves one: its registry name
+    ("grayvgg_small_photo"), its enum member ("GRAYVGG_SMALL_PHOTO", "GrayVGGWeights.GRAYVGG_SMALL_PHOTO") or, for a
+    gray-VGG, an alias of ``grayvgg_weights.ALIASES`` ("photo")."""
+    enum_name, _, member = name.rpartition(".")
+    name = ALIASES.get(member, member)
+    for enum_type in ENUMS:
+        if enum_name in ("", enum_type.__name__):
+            try:
+                return enum_type.named(name)
+            except ValueError:
+                continue
     raise ValueError(f"no model named {name!r}; `python -m reprolib models` lists them")
+
+
+def lookup(name: str) -> Weights:
+    """The entry called ``name`` (any spelling of :func:`get`), or the local file of $REPROLIB_VGG_WEIGHTS."""
+    try:
+        return get(name).value
+    except ValueError:
+        local = [entry for entry in all_weights() if entry.name == name]
+        if not local:
+            raise
+        return local[0]
 
 
 def training_logs(names: list[str] | tuple[str, ...]) -> tuple[dict[str, dict], list[str]]:

@@ -9,7 +9,7 @@ import torch
 from reprolib import cli
 from reprolib.cli import main
 from reprolib.colorization import matching
-from reprolib.colorization.extractors import grayvgg_small
+from reprolib.colorization.grayvgg_weights import grayvgg_small
 from reprolib.core.photos import load_photo, save_image
 from reprolib.insertion.nets import load_generator
 from reprolib.training import colornet, insertion, loop

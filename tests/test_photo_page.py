@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from reprolib import photo_page as page
-from reprolib.colorization.extractors import load_extractor
+from reprolib.colorization.grayvgg_weights import load_extractor
 from reprolib.core.color import lab_to_rgb, rgb_to_lab
 from reprolib.photo_page_widgets import PhotoPage, options_from_query
 

@@ -43,3 +43,21 @@ def test_the_local_file_of_the_environment_is_listed(tmp_path, monkeypatch):
     monkeypatch.setenv("REPROLIB_VGG_ARCH", "vgg16")
     row = next(r for r in registry.rows() if r["name"] == "file:vgg.pth")
     assert row["status"] == "local" and row["extractor"] == "vgg16_imagenet_caffe" and len(row["sha256"]) == 64
+
+
+def test_a_model_has_one_name_and_every_spelling_resolves_to_it():
+    """The registry name is the enum member in capitals and the --features choice; the member's spellings and the
+    gray-VGGs' aliases resolve through the registry, as torchvision's get_weight does."""
+    from reprolib.colorization.chooser import ChooserWeights
+    from reprolib.colorization.grayvgg_weights import ALIASES, CHOICES, GrayVGGWeights
+
+    for enum_type in registry.ENUMS:
+        for member in enum_type:
+            assert member.name.lower() == member.value.name
+            for spelling in (member.value.name, member.name, f"{enum_type.__name__}.{member.name}"):
+                assert registry.get(spelling) is member
+    assert registry.get("photo") is GrayVGGWeights.GRAYVGG_SMALL_PHOTO and set(ALIASES) <= set(CHOICES)
+    assert {m.value.name for m in GrayVGGWeights} <= set(CHOICES)
+    assert registry.get("ChooserWeights.CHOOSER_SMALL") is ChooserWeights.CHOOSER_SMALL
+    with pytest.raises(ValueError, match="no model named"):
+        registry.get("GrayVGGWeights.CHOOSER_SMALL")  # the member of another enum

@@ -88,9 +88,9 @@ def _entry(name: str, choice: str, features: str, sha256: str, pairs: int) -> We
 class ChooserWeights(WeightsEnum):
     """The shipped Choosers, one per gray-VGG whose warps and maps they read (``train chooser`` made them)."""
 
-    PHOTO_SMALL = _entry("small", "photo", "grayvgg_small_photo",
+    CHOOSER_SMALL = _entry("small", "photo", "grayvgg_small_photo",
                          "28fb2368705da6e91cf285e9ff5fed1d2a18fab17217e7d6a2e3c68f8d71e60a", 48)
-    PHOTO_VGG16 = _entry("vgg16", "vgg16", "vgg16_imagenet_caffe",
+    CHOOSER_VGG16 = _entry("vgg16", "vgg16", "vgg16_imagenet_caffe",
                          "75a1dc0d26580b6a33a4b2154e5935f0cabcbfed99e8850752afeb48d4841aa5", 16)
 
 

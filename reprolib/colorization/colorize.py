@@ -33,12 +33,12 @@ from ..core.color import fit_to_gamut, lab_to_rgb, rgb_to_lab
 from ..core.devices import resolve_device
 from ..core.photos import resize_short_side
 from .colornet import ColorNet
-from .extractors import load_extractor
-from .features import GrayVGG
+from .grayvgg import GrayVGG
+from .grayvgg_weights import load_extractor
 from .pipelines import COLORIZE_METHODS, DEFAULT_METHOD, plan
 from .smoothing import DEFAULT_FILTER, FILTERS
 
-DEFAULT_FEATURES = "photo"  # the offline gray-VGG of colorize: distilled from VGG-16 on photographs, shipped
+DEFAULT_FEATURES = "grayvgg_small_photo"  # the offline gray-VGG of colorize: distilled from VGG-16 on photos, shipped
 DEFAULT_COLORNET = False  # DEC's ColorNet only when asked (--colornet): the held-out photos ranked it below the others
 
 
@@ -102,7 +102,7 @@ def colorize(target: Tensor, reference: Tensor, features: str | os.PathLike | Gr
     """Colour the gray ``target`` (3, H, W) RGB in [0, 1] (only its L is used) from ``reference`` (3, H', W').
 
     The pipeline (:func:`reprolib.colorization.pipelines.plan`): the Chooser where the gray-VGG ``features``
-    (:func:`reprolib.colorization.extractors.load_extractor`; default: the offline photo extractor) has one and its
+    (:func:`reprolib.colorization.grayvgg_weights.load_extractor`; default: the offline photo extractor) has one and its
     exact search fits the budget (``chooser`` None; True: it or an error; False: never); DEC's ColorNet with
     ``colornet`` or a given ``net`` (default: the shipped one trained on that gray-VGG's maps; a net trained on
     another's is refused unless ``allow_mismatch``); else R'_ab smoothed. Both images are resized to a short side

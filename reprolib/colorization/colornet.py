@@ -87,38 +87,38 @@ def _usual_net(mode: str, sha256: str, branches: str) -> Weights:
 class ColorNetWeights(WeightsEnum):
     """The shipped colorization sub-nets (``python -m reprolib train colornet`` made them)."""
 
-    FULL = Weights(
+    COLORNET_FULL = Weights(
         name="colornet_full", kind="ColorNet", file="colornet_small.pt", format=FORMAT, seed=0,
         sha256="9e1481937209d991799feaebfd744b66742785f4c2e5e42777f4d0f8605abee0",
         licence="MIT (trained by this project)",
         command=_COMMAND.format(file="colornet_small.pt", mode="full", steps=1600, pool=" --pool 192"),
         features=SYNTHETIC_FEATURES, source="both branches, 1600 steps on synthetic 64 x 64 pairs")
-    CHROMINANCE_ONLY = Weights(
+    COLORNET_CHROMINANCE_ONLY = Weights(
         name="colornet_chrominance_only", kind="ColorNet", file="colornet_chrominance_only.pt", format=FORMAT, seed=0,
         sha256="0e7134ccd130f0029a81e150494cdeaf0c2091498c92e9c0096f92356dc77a10",
         licence="MIT (trained by this project)",
         command=_COMMAND.format(file="colornet_chrominance_only.pt", mode="chrominance_only", steps=1600,
                                 pool=" --pool 192"),
         features=SYNTHETIC_FEATURES, source="chrominance branch only, 1600 steps on synthetic 64 x 64 pairs")
-    L1_AUTO = Weights(
+    COLORNET_L1_AUTO = Weights(
         name="colornet_l1_auto", kind="ColorNet", file="colornet_l1_auto.pt", format=FORMAT, seed=0,
         sha256="b983b016d8ae65e36f5042b266546a5b58aecea12de114c54508c07e7bc9a28e",
         licence="MIT (trained by this project)",
         command=_COMMAND.format(file="colornet_l1_auto.pt", mode="l1_auto", steps=800, pool=""),
         source="automatic baseline: T_L only, plain L1, 800 steps on synthetic 64 x 64 scenes")
-    USUAL_FULL = _usual_net("full", "9474095c445bff0652a9438be9e79794919de0cecb2752de9ddcdcc81c9db093",
+    COLORNET_USUAL_FULL = _usual_net("full", "9474095c445bff0652a9438be9e79794919de0cecb2752de9ddcdcc81c9db093",
                             "both branches")
-    USUAL_CHROMINANCE_ONLY = _usual_net("chrominance_only",
+    COLORNET_USUAL_CHROMINANCE_ONLY = _usual_net("chrominance_only",
                                         "b0618e33769a420c6278eacacaddd438d2e74b765e0d6c0a09b9e36b41ce3851",
                                         "chrominance branch only")
-    PHOTO_VGG16 = _photo_net("vgg16", "vgg16_imagenet_caffe", "VGG-16's maps",
+    COLORNET_PHOTO_VGG16 = _photo_net("vgg16", "vgg16_imagenet_caffe", "VGG-16's maps",
                              "a1372ac01236e6231c8fbd0a2d8187732ac079662a76819b9438590b349c1218")
-    PHOTO_SMALL = _photo_net("small", "grayvgg_small_photo", "the distilled small gray-VGG's maps",
+    COLORNET_PHOTO_SMALL = _photo_net("small", "grayvgg_small_photo", "the distilled small gray-VGG's maps",
                              "4f7893ae2c5e24c6eb808c39e4b1daaebb41d0a0256f536fbe2da00cac8dfb60", choice="photo")
 
 
-MODES = {"full": ColorNetWeights.FULL, "chrominance_only": ColorNetWeights.CHROMINANCE_ONLY,
-         "l1_auto": ColorNetWeights.L1_AUTO}
+MODES = {"full": ColorNetWeights.COLORNET_FULL, "chrominance_only": ColorNetWeights.COLORNET_CHROMINANCE_ONLY,
+         "l1_auto": ColorNetWeights.COLORNET_L1_AUTO}
 
 
 def _scaled(width: float, base: int) -> int:

@@ -11,7 +11,7 @@
 All losses read raw a*, b* (B, 2, H, W) and return a scalar tensor.
 
 Deviation (perceptual loss): the paper's F is a VGG-19 that sees colour. Our feature net is the small
-gray-VGG (:func:`reprolib.colorization.extractors.grayvgg_small`), which sees luminance only; since P_L = T_L = GT_L,
+gray-VGG (:func:`.grayvgg_weights.grayvgg_small`), which sees luminance only; since P_L = T_L = GT_L,
 F(P_lab) would equal F(GT_lab) and give no gradient with respect to P_ab at all. We therefore run the same
 gray-VGG on each Lab channel as if it were a gray image, F(lab) = [G(L), G(a + 50), G(b + 50)] (a, b shifted
 so that they sit at the L* mid-range the net was trained on: its input is L/100 - 0.5 = a/100), and compare
@@ -60,7 +60,7 @@ class PerceptualLoss(nn.Module):
     positions, averaged over the batch (module docstring).
 
     Args:
-        feature_net: a frozen gray-VGG (:class:`reprolib.colorization.features.GrayVGG`); default the shipped small net.
+        feature_net: a frozen gray-VGG (:class:`reprolib.colorization.grayvgg.GrayVGG`); default the shipped small net.
         layer: the activation compared (paper: relu5_1 of VGG-19).
         alpha: the weight (paper: 0.005 for its VGG-19; here 1.0, see the module docstring).
 
@@ -71,7 +71,7 @@ class PerceptualLoss(nn.Module):
                  alpha: float = PERCEPTUAL_ALPHA):
         super().__init__()
         if feature_net is None:
-            from .extractors import grayvgg_small
+            from .grayvgg_weights import grayvgg_small
 
             feature_net = grayvgg_small()
         feature_net.check_layers([layer])

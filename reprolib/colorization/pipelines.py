@@ -25,7 +25,7 @@ from torch import Tensor
 from ..core.photos import short_side_size
 from .chooser import FIELDS, Chooser, ChooserWeights, chooser_for
 from .colornet import ColorNet, ColorNetWeights, check_pairing, colornet_for, colornet_input, load_colornet, predict_ab
-from .features import VID_LAYERS, GrayVGG
+from .grayvgg import VID_LAYERS, GrayVGG
 from .matching import FIELD_LAYER, METHODS, PHOTO_ROUTE, Field, Matched, exact_cost, match, match_fields
 from .smoothing import DEFAULT_FILTER, FILTERS, smooth_ab
 
@@ -247,7 +247,7 @@ def shipped_colornet(model: GrayVGG, allow_mismatch: bool = False) -> ColorNet:
     have = sorted({e.features for e in ColorNetWeights if e.features})
     raise ValueError(f"no shipped ColorNet was trained on the maps of gray-VGG {model.extractor!r} (ColorNets exist "
                      f"for {', '.join(have)}); choose those --features, or pass --allow-feature-mismatch to use "
-                     f"{ColorNetWeights.FULL.value.name} anyway")
+                     f"{ColorNetWeights.COLORNET_FULL.value.name} anyway")
 
 
 def shipped_chooser(model: GrayVGG, required: bool) -> Chooser | None:

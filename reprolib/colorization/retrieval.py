@@ -25,7 +25,7 @@ from torch import Tensor
 from ..core import checks
 from ..core.color import rgb_to_lab
 from ..core.photos import resize_short_side
-from .features import GrayVGG
+from .grayvgg import GrayVGG
 
 GLOBAL_LAYER = "relu4_1"
 BINS = 32

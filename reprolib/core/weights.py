@@ -1,7 +1,7 @@
 """Weights as data, in the spirit of torchvision's ``WeightsEnum``: one loader, one provenance writer.
 
 Every model that can be loaded is an entry of an enum of :class:`Weights` beside its network (the gray-VGGs
-in ``colorization.extractors``, the ColorNets in ``colorization.colornet``, the insertion generators in
+in ``colorization.grayvgg_weights``, the ColorNets in ``colorization.colornet``, the insertion generators in
 ``insertion.nets``, the colour classifier in ``training.colour_classifier``); ``reprolib.registry`` lists
 them all (``python -m reprolib models``). An entry says where the file is (package data inside
 ``reprolib/data``, read with ``importlib.resources``, or torchvision's download cache), its sha256 (checked
@@ -105,7 +105,8 @@ class Weights:
 
 
 class WeightsEnum(enum.Enum):
-    """An enum whose members are :class:`Weights`; ``Member.path``, ``Member.sha256`` ... read the entry."""
+    """An enum whose members are :class:`Weights`; ``Member.path``, ``Member.sha256`` ... read the entry. A member
+    is its entry's name in capitals (``GrayVGGWeights.GRAYVGG_SMALL_PHOTO`` is "grayvgg_small_photo")."""
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_") or name in ("value", "name"):
@@ -114,9 +115,9 @@ class WeightsEnum(enum.Enum):
 
     @classmethod
     def named(cls, name: str) -> WeightsEnum:
-        """The member whose entry is called ``name`` (e.g. "grayvgg_small_synthetic")."""
+        """The member whose entry is called ``name`` (e.g. "grayvgg_small_synthetic", or the member's name)."""
         for member in cls:
-            if member.value.name == name:
+            if name in (member.value.name, member.name):
                 return member
         raise ValueError(f"no {cls.__name__} entry named {name!r}; known: {', '.join(m.value.name for m in cls)}")
 

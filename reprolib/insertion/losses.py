@@ -44,7 +44,7 @@ def fake_pair_l1(y: Tensor, target: Tensor) -> Tensor:
 
 class LuminancePerceptualLoss(nn.Module):
     """L_perc = sum_l mean (phi_l(L*(y)) - phi_l(L*(y*)))^2 at relu1_2 of a fixed small gray-VGG
-    (the project's ``extractors.grayvgg_small``, trained on the synthetic world from L* only; colour is left
+    (the project's ``grayvgg_weights.grayvgg_small``, trained on the synthetic world from L* only; colour is left
     to L1). Frozen; gradients flow to y only."""
 
     LAYERS = ("relu1_2",)
@@ -52,7 +52,7 @@ class LuminancePerceptualLoss(nn.Module):
     def __init__(self, net: nn.Module | None = None):
         super().__init__()
         if net is None:
-            from ..colorization.extractors import grayvgg_small
+            from ..colorization.grayvgg_weights import grayvgg_small
 
             net = grayvgg_small()
         self.net = net.eval()

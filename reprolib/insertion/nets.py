@@ -27,7 +27,7 @@ _COMMAND = ("OMP_NUM_THREADS=1 python -m reprolib train insertion --out {name}.p
 class InsertionWeights(WeightsEnum):
     """The shipped insertion generators (blending, 300 steps, seed 0, one thread)."""
 
-    WITH_PAIR_D = Weights(
+    INSERTION_WITH_PAIR_DISCRIMINATOR = Weights(
         name="insertion_with_pair_discriminator", kind="insertion generator",
         file="insertion/with_pair_discriminator.pt",
         sha256="9757fe1b0352c5aea9de1db33cd2680227078d0cc8ada4724a67966bdeb1a868", format=CHECKPOINT_FORMAT, seed=0,
@@ -35,7 +35,7 @@ class InsertionWeights(WeightsEnum):
         command=_COMMAND.format(name="with_pair_discriminator", pair="confusion"),
         features="grayvgg_small_synthetic",
         source="blending generator trained with the pair discriminator (confusion loss)")
-    WITHOUT_PAIR_D = Weights(
+    INSERTION_WITHOUT_PAIR_DISCRIMINATOR = Weights(
         name="insertion_without_pair_discriminator", kind="insertion generator",
         file="insertion/without_pair_discriminator.pt", format=CHECKPOINT_FORMAT, seed=0,
         sha256="f7e12eaa0284ac6d668161550d604f8833c1800fa207ab7dc29fc58dc58b3d37",
@@ -164,8 +164,8 @@ def load_generator(path: str | os.PathLike | InsertionWeights) -> InsertionGener
 
 def shipped(name: str) -> InsertionGenerator:
     """A shipped generator by name ("with_pair_discriminator", "without_pair_discriminator")."""
-    entries = {"with_pair_discriminator": InsertionWeights.WITH_PAIR_D,
-               "without_pair_discriminator": InsertionWeights.WITHOUT_PAIR_D}
+    entries = {"with_pair_discriminator": InsertionWeights.INSERTION_WITH_PAIR_DISCRIMINATOR,
+               "without_pair_discriminator": InsertionWeights.INSERTION_WITHOUT_PAIR_DISCRIMINATOR}
     if name not in entries:
         raise ValueError(f"unknown shipped generator {name!r}; expected one of {', '.join(entries)}")
     return load_generator(entries[name])

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..colorization.features import DEC_LAYERS, GrayVGG
+from ..colorization.grayvgg import DEC_LAYERS, GrayVGG
 from ..colorization.matching import (
     ATTENTION_TAU,
     METHODS,

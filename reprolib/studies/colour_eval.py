@@ -36,7 +36,7 @@ from torch import Tensor, nn
 
 from ..colorization import matching
 from ..colorization.colornet import MODES, colornet_input, load_colornet, predict_ab
-from ..colorization.extractors import grayvgg_small
+from ..colorization.grayvgg_weights import grayvgg_small
 from ..colorization.welsh import welsh
 from ..core import checks, color
 from ..core.files import OutputDir

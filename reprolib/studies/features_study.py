@@ -2,7 +2,7 @@
 same class in another scene?"""
 from __future__ import annotations
 
-from ..colorization.extractors import grayvgg_small, random_like
+from ..colorization.grayvgg_weights import grayvgg_small, random_like
 from ..core.files import OutputDir
 from ..core.jobs import Job, run_jobs
 from ..core.seeds import heldout_seed

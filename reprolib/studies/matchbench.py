@@ -52,7 +52,7 @@ def measure(method: str, size: int = 256, repeats: int = 3, pair: tuple | None =
     pair with a VGG-19-sized gray-VGG, the stages (features, fields, maps) of one call, and the peak
     memory above the baseline."""
     from ..colorization import matching
-    from ..colorization.features import GrayVGG
+    from ..colorization.grayvgg import GrayVGG
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -82,14 +82,14 @@ def measure_in_subprocess(method: str, size: int = 256, repeats: int = 3, timeou
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def time_colorize(size: int = 256, repeats: int = 3, features: str = "small") -> float:
+def time_colorize(size: int = 256, repeats: int = 3, features: str = "grayvgg_small_synthetic") -> float:
     """Median wall seconds of :func:`reprolib.colorization.colorize.colorize` on a size x size photo pair (features,
     matching, network, colour conversion; models loaded beforehand), after one warm-up call."""
     import torch.nn.functional as F
 
     from ..colorization.colorize import colorize
     from ..colorization.colornet import load_colornet
-    from ..colorization.extractors import load_extractor
+    from ..colorization.grayvgg_weights import load_extractor
     from ..core.photos import load_photo
 
     model, net = load_extractor(features), load_colornet()

@@ -3,7 +3,7 @@ fields on held-out synthetic pairs, the ROC AUC of the similarity maps for corre
 from __future__ import annotations
 
 from ..colorization import matching
-from ..colorization.extractors import grayvgg_small
+from ..colorization.grayvgg_weights import grayvgg_small
 from ..core.files import OutputDir
 from ..core.jobs import Job, run_jobs
 from ..core.seeds import heldout_seed

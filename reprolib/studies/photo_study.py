@@ -23,7 +23,7 @@ import warnings
 import torch
 
 from ..colorization.colornet import ColorNetWeights, colornet_for, load_colornet
-from ..colorization.extractors import load_extractor
+from ..colorization.grayvgg_weights import load_extractor
 from ..colorization.pipelines import DecColorNet, Pipeline, WarpSmoothed, plan
 from ..colorization.retrieval import recommend
 from ..colorization.welsh import welsh
@@ -40,7 +40,8 @@ from .report import Step, table
 SHIPPED = "photo_study.json"  # results.json["photos"] of the run that measured the shipped photo models
 ROWS = ("gray", "welsh", "warped_reference", "warped_reference_smoothed", "synthetic_colornet", "photo_colornet",
         "photo_colornet_smoothed", "chooser")
-EXTRACTORS = {"offline": "photo", "vgg16": "vgg16"}  # the study's names -> extractors.load_extractor choices
+# the study's names (results.json keys) -> grayvgg_weights.load_extractor choices
+EXTRACTORS = {"offline": "grayvgg_small_photo", "vgg16": "vgg16"}
 
 
 def shipped() -> dict:
@@ -60,7 +61,7 @@ def one_match_rows(model) -> dict[str, Pipeline]:
     not trained on: a forced baseline) and the extractor's photo ColorNet, raw and smoothed."""
     rows: dict[str, Pipeline] = {"warped_reference": WarpSmoothed(smoothing="none"),
                                  "warped_reference_smoothed": WarpSmoothed()}
-    rows["synthetic_colornet"] = DecColorNet(net=load_colornet(ColorNetWeights.FULL), smoothing="none")
+    rows["synthetic_colornet"] = DecColorNet(net=load_colornet(ColorNetWeights.COLORNET_FULL), smoothing="none")
     photo_net = colornet_for(model.extractor)
     if photo_net is not None:
         rows["photo_colornet"] = DecColorNet(net=photo_net, smoothing="none")
@@ -149,7 +150,8 @@ def retrieval_versus_random(choice: str, size: int = 192, names: tuple[str, ...]
 
 
 @torch.no_grad()
-def teacher_agreement(students: tuple[str, ...] = ("photo", "small"), teacher: str = "vgg16", tolerance: int = 4,
+def teacher_agreement(students: tuple[str, ...] = ("grayvgg_small_photo", "grayvgg_small_synthetic"),
+                      teacher: str = "vgg16", tolerance: int = 4,
                       size: int = 192, n_per: int = 2) -> dict:
     """How close a student's correspondences are to the teacher's on photos neither trained on: the share of
     target pixels whose phi_T->R (the photo route) lands within ``tolerance`` px (Chebyshev; 4 px = one
@@ -206,9 +208,9 @@ def jobs(quick: bool) -> dict[str, Job]:
            for name, choice in have.items()}
     if "vgg16" in have and not quick:
         out["teacher agreement"] = Job(teacher_agreement, cost=40)
-    out["cross photo"] = Job(retrieval_versus_random, dict(choice="photo", names=HELDOUT_PHOTOS[:4] if quick
-                                                           else HELDOUT_PHOTOS), cost=40)
-    out["gallery"] = Job(gallery, dict(choice="photo"), cost=10)
+    names = HELDOUT_PHOTOS[:4] if quick else HELDOUT_PHOTOS
+    out["cross photo"] = Job(retrieval_versus_random, dict(choice="grayvgg_small_photo", names=names), cost=40)
+    out["gallery"] = Job(gallery, dict(choice="grayvgg_small_photo"), cost=10)
     return out
 
 

@@ -34,7 +34,7 @@ from torch import Tensor
 
 from ..colorization import matching
 from ..colorization.colornet import ColorNetWeights, colornet_input, load_colornet, predict_ab
-from ..colorization.extractors import grayvgg_small
+from ..colorization.grayvgg_weights import grayvgg_small
 from ..core import checks, color
 from ..core.photos import list_photos, load_photo, resize_short_side
 from ..core.seeds import heldout_seed
@@ -46,7 +46,8 @@ USUAL = 0.7  # the world variant's chance of a class's usual colour (the shipped
 REFERENCES = ("good", "partial", "unrelated")
 ROWS = ("warped_reference", "chrominance_only", "full", "prior_oracle")
 SCORES = ("shown", "unshown_own", "unshown_usual", "unshown_any")
-NETS = {"chrominance_only": ColorNetWeights.USUAL_CHROMINANCE_ONLY, "full": ColorNetWeights.USUAL_FULL}
+NETS = {"chrominance_only": ColorNetWeights.COLORNET_USUAL_CHROMINANCE_ONLY,
+        "full": ColorNetWeights.COLORNET_USUAL_FULL}
 
 
 def usual_ab(labels: Tensor) -> Tensor:

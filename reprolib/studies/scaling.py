@@ -44,8 +44,8 @@ def _above(base: float) -> float:
 
 def _extractor(name: str):
     """(gray-VGG, what it is): "vgg16" falls back to VGG-16's layout with random weights when no weights are here."""
-    from ..colorization.extractors import load_extractor
-    from ..colorization.features import ARCHS, GrayVGG
+    from ..colorization.grayvgg import ARCHS, GrayVGG
+    from ..colorization.grayvgg_weights import load_extractor
 
     try:
         model = load_extractor(name)
@@ -59,7 +59,7 @@ def _extractor(name: str):
 
 def search_cost(model, method: str, size: tuple[int, int]) -> int:
     """Multiply-adds of the exhaustive search of ``method`` at ``size`` (0 for PatchMatch, which is linear)."""
-    from ..colorization.features import VID_LAYERS
+    from ..colorization.grayvgg import VID_LAYERS
     from ..colorization.matching import ATTENTION_STRIDE, exact_cost
     from ..colorization.pipelines import exact_route_cost
 
@@ -76,7 +76,7 @@ def measure(extractor: str, method: str, size: tuple[int, int], device: str = "c
     import torch.nn.functional as F
 
     from ..colorization.colorize import colorize
-    from ..colorization.features import DEC_LAYERS
+    from ..colorization.grayvgg import DEC_LAYERS
     from ..colorization.matching import PHOTO_FIELD, method_layers
     from ..colorization.pipelines import WarpSmoothed
     from ..core.color import rgb_to_lab

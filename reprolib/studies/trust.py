@@ -29,8 +29,8 @@ from torch import Tensor
 
 from ..colorization import matching
 from ..colorization.colornet import ColorNet, colornet_input, load_colornet, predict_ab
-from ..colorization.extractors import grayvgg_small
-from ..colorization.features import GrayVGG
+from ..colorization.grayvgg import GrayVGG
+from ..colorization.grayvgg_weights import grayvgg_small
 from ..core import checks, color
 from ..core.seeds import heldout_seed
 from ..world import scenes

@@ -21,7 +21,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 
 from ..colorization.chooser import FIELDS, Chooser, checkpoint_dict
-from ..colorization.extractors import load_extractor
+from ..colorization.grayvgg_weights import load_extractor
 from ..colorization.pipelines import ChooserPipeline, WarpSmoothed
 from ..core.configs import setting
 from ..core.devices import device_of
@@ -41,8 +41,8 @@ class Config:
     width: float = setting(0.125, "width multiplier of DEC's net")
     lr: float = setting(1e-3, "peak Adam learning rate")
     hue: float = setting(1.0, "probability of one random a*b* turn per pair")
-    features: str = setting("photo", "the gray-VGG whose warps and maps the net learns, a --features choice of "
-                                     "colorize")
+    features: str = setting("grayvgg_small_photo", "the gray-VGG whose warps and maps the net learns, a --features "
+                                                   "choice of colorize")
     images: str = setting("shipped", "an image folder (ImageNet-style or flat), 'shipped' (the training photos) or "
                                      "'fit' (those less the validation photos); never the held-out ones")
     extra_images: str = setting("", "a second image folder whose images are added to --images")

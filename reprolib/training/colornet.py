@@ -60,8 +60,8 @@ from torch import Tensor
 
 from ..colorization import matching
 from ..colorization.colornet import ColorNet, checkpoint_dict, colornet_input, predict_ab
-from ..colorization.extractors import GrayVGGWeights, grayvgg_small
-from ..colorization.features import GrayVGG
+from ..colorization.grayvgg import GrayVGG
+from ..colorization.grayvgg_weights import GrayVGGWeights, load_extractor
 from ..colorization.losses import (
     PERCEPTUAL_ALPHA,
     PERCEPTUAL_LAYER,
@@ -138,7 +138,7 @@ def evaluate_colornet(net: ColorNet | None, n: int = 200, seed: int = 0, size: i
     """Mean CIEDE2000 between (T_L, P_ab) and ground_truth(T, R) over ``n`` held-out pairs
     ``sample_pairs(heldout_seed(seed), n, size, usual, related)``, matched as in training. ``net=None`` scores
     R'_ab alone."""
-    grayvgg = grayvgg_small() if grayvgg is None else grayvgg
+    grayvgg = load_extractor("grayvgg_small_synthetic") if grayvgg is None else grayvgg
     was_training = net.training if net is not None else False
     if net is not None:
         net.eval()
@@ -171,8 +171,9 @@ class Config:
     pool: int | None = setting(None, "reuse this many distinct batches, matched once (none: fresh pairs every step)")
     perceptual_layer: str = setting(PERCEPTUAL_LAYER, "the gray-VGG layer of the perceptual branch's loss")
     alpha: float = setting(PERCEPTUAL_ALPHA, "weight of the perceptual loss (DEC: 0.005)")
-    grayvgg: str = setting(GrayVGGWeights.SMALL_SYNTHETIC.value.name,
-                           "the gray-VGG whose maps the net learns: a registry name or a `train grayvgg` checkpoint")
+    grayvgg: str = setting(GrayVGGWeights.GRAYVGG_SMALL_SYNTHETIC.value.name,
+                           "the gray-VGG whose maps the net learns, a --features choice of colorize (a registry name, "
+                           "an alias or a file: a `train grayvgg` checkpoint too)")
     eval_n: int = setting(200, "held-out pairs for the final CIEDE2000 (0: skip)")
     usual: float | None = setting(None, "draw each class's usual colour with this probability (none: uniform palettes)")
     related: float = setting(1.0, "share of references that show every class of their target")
@@ -206,15 +207,9 @@ class Parts:
         return {"model": self.net, "optimizer": self.opt}
 
 
-def load_grayvgg(name: str) -> GrayVGG:
-    """The gray-VGG of a config: a registry entry's name or a small gray-VGG checkpoint file."""
-    known = {e.value.name: e for e in GrayVGGWeights}
-    return grayvgg_small(known[name] if name in known else name)
-
-
 def build(cfg: Config) -> Parts:
     rank, world, _ = loop.join(cfg.batch_size)
-    grayvgg = load_grayvgg(cfg.grayvgg)
+    grayvgg = load_extractor(cfg.grayvgg)
     perceptual = PerceptualLoss(grayvgg, cfg.perceptual_layer, cfg.alpha) if cfg.mode == "full" else None
     torch.manual_seed(cfg.seed)
     net = ColorNet(1 if cfg.mode == "l1_auto" else 13, cfg.width, cfg.residual)
@@ -322,7 +317,7 @@ def train(out: str | os.PathLike, *, resume: bool = True, progress: bool = True,
         raise ValueError("the synthetic ColorNet trains under torchrun on CPUs only (gloo); on GPUs, train the "
                          "photo ColorNet (--images) or run one process")
     try:
-        extractor = None if cfg.mode == "l1_auto" else load_grayvgg(cfg.grayvgg).extractor
+        extractor = None if cfg.mode == "l1_auto" else load_extractor(cfg.grayvgg).extractor
         metrics = loop.fit(TRAINER, cfg, out, command=command, resume=resume, progress=progress,
                            checkpoint_every=checkpoint_every, rank=rank, features=extractor,
                            device=device)

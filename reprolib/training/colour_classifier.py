@@ -32,7 +32,7 @@ CLASSIFIER_FORMAT = "reprolib.colour_classifier/1"
 
 
 class ColourClassifierWeights(WeightsEnum):
-    SHIPPED = Weights(
+    COLOUR_CLASSIFIER = Weights(
         name="colour_classifier", kind="colour classifier", file="colour_classifier.pt", format=CLASSIFIER_FORMAT,
         sha256="9669cfb7cca32abf493f433750e824bb0131d16b9990a479ff322ddecd54400b", seed=0,
         licence="MIT (trained by this project)",
@@ -201,7 +201,7 @@ def train(out: str | os.PathLike, *, resume: bool = True, progress: bool = True,
 
 def load_classifier(path: str | os.PathLike | ColourClassifierWeights | None = None) -> ColourClassifier:
     """The shipped colour classifier (or a file written by :func:`train`) in eval mode; weights_only, sha256 checked."""
-    source = ColourClassifierWeights.SHIPPED if path is None else path
+    source = ColourClassifierWeights.COLOUR_CLASSIFIER if path is None else path
     where = source.path if isinstance(source, ColourClassifierWeights) else os.fspath(source)
     obj = load_checkpoint(source, CLASSIFIER_FORMAT, "colour classifier checkpoint",
                           make=f"python -m reprolib train classifier --out {where}")

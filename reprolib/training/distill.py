@@ -1,6 +1,6 @@
 """A small gray-VGG distilled from ImageNet VGG-16, so that photographs match offline (no download).
 
-Student: :func:`reprolib.colorization.extractors.small_grayvgg` (1 channel, L/100 - 0.5), VGG-16's layout cut
+Student: :func:`reprolib.colorization.grayvgg_weights.small_grayvgg` (1 channel, L/100 - 0.5), VGG-16's layout cut
 after conv5_1 (convs 2-2-3-3-1: every layer DEC compares, relu1_1 ... relu5_1, exists), widths 32-64-128-224-224
 (2.05 M parameters, 4.1 MB stored as float16). Teacher: VGG-16 on the SAME gray image, L replicated to
 R, G, B: at test time both T and R are seen through L only, so the student is asked for what the teacher
@@ -33,8 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..colorization.extractors import load_extractor, small_checkpoint, small_grayvgg
-from ..colorization.features import GrayVGG
+from ..colorization.grayvgg import GrayVGG
+from ..colorization.grayvgg_weights import load_extractor, small_checkpoint, small_grayvgg
 from ..core import color
 from ..core.configs import setting
 from ..core.photos import load_image, load_photo, resize_short_side
@@ -231,7 +231,7 @@ def train(out: str | os.PathLike, *, resume: bool = True, progress: bool = True,
           checkpoint_every: int = 100,
           command: str | None = None, **settings) -> dict:
     """Distil the student with ``Config(**settings)``; write ``out`` (a small gray-VGG checkpoint, read by
-    :func:`reprolib.colorization.extractors.grayvgg_small`) and its provenance."""
+    :func:`reprolib.colorization.grayvgg_weights.grayvgg_small`) and its provenance."""
     cfg = Config(**settings).check()
     teacher = load_extractor(cfg.teacher).extractor
     return loop.fit(TRAINER, cfg, out, command=command, resume=resume, progress=progress,

@@ -1,4 +1,4 @@
-"""Training the small gray-VGG of :mod:`reprolib.colorization.features` on the synthetic world, from the
+"""Training the small gray-VGG of :mod:`reprolib.colorization.grayvgg` on the synthetic world, from the
 luminance L only, so that its features tell the semantic classes apart (the paper's gray-VGG-19 is VGG-19
 trained for ImageNet classification on L; here the classes are the world's: sky, grass, water, ...).
 
@@ -27,8 +27,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..colorization.extractors import SMALL_CONVS, SMALL_WIDTHS, small_checkpoint, small_grayvgg
-from ..colorization.features import GrayVGG
+from ..colorization.grayvgg import GrayVGG
+from ..colorization.grayvgg_weights import SMALL_CONVS, SMALL_WIDTHS, small_checkpoint, small_grayvgg
 from ..core.configs import setting
 from ..core.devices import device_of, to_device
 from ..core.seeds import heldout_seed, train_data_seed
@@ -148,7 +148,7 @@ def train(out: str | os.PathLike, *, resume: bool = True, progress: bool = True,
           checkpoint_every: int = 100,
           command: str | None = None, **settings) -> dict:
     """Train the small gray-VGG with ``Config(**settings)`` and write ``out`` (weights + config + metadata,
-    read by :func:`reprolib.colorization.extractors.grayvgg_small`) and its provenance ``out``.json.
+    read by :func:`reprolib.colorization.grayvgg_weights.grayvgg_small`) and its provenance ``out``.json.
     Returns metrics: training loss/accuracy (mean of the last 50 steps), held-out per-pixel accuracy on
     ``eval_n`` scenes (``heldout_seed(seed)``), seconds, the step resumed from, sha256."""
     return loop.fit(TRAINER, Config(**settings), out, command=command, resume=resume, progress=progress,

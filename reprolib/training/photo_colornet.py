@@ -41,8 +41,8 @@ import torch.distributed as dist
 import torch.nn.functional as F
 
 from ..colorization.colornet import ColorNet, checkpoint_dict, colornet_input
-from ..colorization.extractors import load_extractor
-from ..colorization.features import GrayVGG
+from ..colorization.grayvgg import GrayVGG
+from ..colorization.grayvgg_weights import load_extractor
 from ..colorization.matching import PHOTO_ROUTE
 from ..colorization.pipelines import DecColorNet, WarpSmoothed
 from ..core import color

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from reprolib.colorization import losses
-from reprolib.colorization.extractors import grayvgg_small
+from reprolib.colorization.grayvgg_weights import grayvgg_small
 from reprolib.world import scenes
 
 

@@ -25,7 +25,8 @@ def test_the_default_is_the_photo_pipeline(photo_pair):
     the smoothing; colornet=True runs the photo ColorNet trained on that gray-VGG's maps instead. Each part
     changes P_ab."""
     t, r = photo_pair
-    assert col.DEFAULT_FEATURES == "photo" and colornet_for("grayvgg_small_photo").name == "colornet_photo_small"
+    assert col.DEFAULT_FEATURES == "grayvgg_small_photo"
+    assert colornet_for("grayvgg_small_photo").name == "colornet_photo_small"
     out = col.colorize(t, r, size=48)
     assert "distilled from vgg16_imagenet_caffe" in out.features and out.colornet == "chooser_small"
     smoothed = col.colorize(t, r, size=48, chooser=False)
@@ -71,8 +72,8 @@ def test_colorize_refuses_a_colornet_trained_on_other_maps(photo_pair, vgg16_ran
 
 @pytest.fixture(scope="module")
 def vgg16_random():
-    from reprolib.colorization.extractors import random_like
-    from reprolib.colorization.features import ARCHS, GrayVGG
+    from reprolib.colorization.grayvgg import ARCHS, GrayVGG
+    from reprolib.colorization.grayvgg_weights import random_like
 
     return random_like(GrayVGG(ARCHS["vgg16"], (8, 8, 16, 16, 16), convention="caffe_rgb"), seed=0)
 

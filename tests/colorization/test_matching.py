@@ -7,8 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from reprolib.colorization import extractors as features
-from reprolib.colorization import matching
+from reprolib.colorization import grayvgg_weights, matching
 from reprolib.colorization.colornet import colornet_input
 from reprolib.colorization.matching import patch_match
 from reprolib.core.seeds import heldout_seed
@@ -197,7 +196,7 @@ def test_attention_is_differentiable():
 # ------------------------------------------------------------------------------------------- synthetic scenes
 @pytest.fixture(scope="module")
 def scene_match():
-    model = features.grayvgg_small()
+    model = grayvgg_weights.grayvgg_small()
     target, reference = scenes.sample_pairs(heldout_seed(3), 12, 64)
     out = matching.match(model, target.L, reference.L, reference.ab)
     C = len(scenes.CLASSES)

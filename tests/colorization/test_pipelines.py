@@ -7,7 +7,7 @@ from reprolib.colorization import colorize as col
 from reprolib.colorization import pipelines as pipes
 from reprolib.colorization.chooser import FIELDS, chooser_for
 from reprolib.colorization.colornet import colornet_for, colornet_input, predict_ab
-from reprolib.colorization.extractors import load_extractor
+from reprolib.colorization.grayvgg_weights import load_extractor
 from reprolib.colorization.matching import FIELD_LAYER, PHOTO_FIELD, match
 from reprolib.colorization.smoothing import smooth_ab
 from reprolib.core.color import rgb_to_lab

@@ -1,8 +1,7 @@
 import pytest
 import torch
 
-from reprolib.colorization import extractors as features
-from reprolib.colorization import retrieval
+from reprolib.colorization import grayvgg_weights, retrieval
 from reprolib.core.seeds import heldout_seed
 from reprolib.world import scenes
 
@@ -14,7 +13,7 @@ def test_histogram_sums_to_one_and_bins_L():
 
 
 def test_recommend_prefers_references_with_the_targets_classes():
-    model = features.grayvgg_small()
+    model = grayvgg_weights.grayvgg_small()
     pool = scenes.sample_scenes(heldout_seed(7), 24, 64)  # not the pool the defaults were chosen on (5)
     presence = scenes.class_presence(pool.labels).float()  # (24, classes)
     wins, total = 0.0, 0
@@ -31,14 +30,14 @@ def test_recommend_prefers_references_with_the_targets_classes():
 
 
 def test_recommend_ranks_the_target_itself_first():
-    model = features.grayvgg_small()
+    model = grayvgg_weights.grayvgg_small()
     pool = scenes.sample_scenes(heldout_seed(6), 5, 64)
     ranked = retrieval.recommend(model, pool.L[2:3], [pool.L[i:i + 1] for i in range(5)])
     assert ranked[0][0] == 2 and ranked[0][1] == pytest.approx(1.0, abs=1e-5)
 
 
 def test_recommend_errors():
-    model = features.grayvgg_small()
+    model = grayvgg_weights.grayvgg_small()
     with pytest.raises(ValueError, match="no candidate"):
         retrieval.recommend(model, torch.zeros(1, 1, 32, 32), [])
     with pytest.raises(ValueError, match="luminance"):
@@ -49,7 +48,7 @@ def test_recommend_photos_ranks_rgb_photos_by_their_L():
     from reprolib.core.color import rgb_to_lab
     from reprolib.core.photos import load_photo, resize_short_side
 
-    model = features.grayvgg_small()
+    model = grayvgg_weights.grayvgg_small()
     photos = [load_photo(n) for n in ("flower.jpg", "coffee.jpg", "rocket.jpg")]
     ranked = retrieval.recommend_photos(model, photos[0], photos, short_side=64)
     assert ranked[0][0] == 0  # the target itself first

@@ -1,8 +1,7 @@
 import pytest
 import torch
 
-from reprolib.colorization import extractors as features
-from reprolib.colorization import matching
+from reprolib.colorization import grayvgg_weights, matching
 from reprolib.core import photos
 from reprolib.studies import agreement as metrics
 from reprolib.world import scenes
@@ -10,7 +9,7 @@ from reprolib.world import scenes
 
 @pytest.fixture(scope="module")
 def small():
-    return features.grayvgg_small()
+    return grayvgg_weights.grayvgg_small()
 
 
 def test_nearest_neighbour_of_an_image_with_itself_is_mostly_itself(small):
@@ -32,7 +31,7 @@ def test_nearest_neighbours_other_size_and_batch_mismatch(small):
 
 def test_trained_features_beat_random_and_chance(small):
     trained = metrics.nn_label_agreement(small, n_pairs=4)
-    random = metrics.nn_label_agreement(features.random_like(small), n_pairs=4)
+    random = metrics.nn_label_agreement(grayvgg_weights.random_like(small), n_pairs=4)
     assert trained > random + 0.05 and random > metrics.chance_agreement(n_pairs=4)
 
 

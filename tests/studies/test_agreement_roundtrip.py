@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from reprolib.colorization import matching
-from reprolib.colorization.extractors import grayvgg_small
+from reprolib.colorization.grayvgg_weights import grayvgg_small
 from reprolib.colorization.matching import patch_match
 from reprolib.core.seeds import heldout_seed
 from reprolib.studies import agreement

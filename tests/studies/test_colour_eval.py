@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from reprolib.colorization.extractors import grayvgg_small
+from reprolib.colorization.grayvgg_weights import grayvgg_small
 from reprolib.colorization.welsh import welsh
 from reprolib.core import color
 from reprolib.core.seeds import heldout_seed
@@ -72,7 +72,7 @@ def test_classifier_reads_colour_not_luminance(pairs):
 
 
 def test_classifier_checkpoint_is_small_and_checked(tmp_path):
-    assert cc.ColourClassifierWeights.SHIPPED.path.stat().st_size <= 2_000_000
+    assert cc.ColourClassifierWeights.COLOUR_CLASSIFIER.path.stat().st_size <= 2_000_000
     bad = tmp_path / "bad.pt"
     torch.save({"format": "other"}, bad)
     with pytest.raises(ValueError, match="not a colour classifier"):

@@ -8,7 +8,7 @@ import torch
 from matplotlib.figure import Figure
 
 from reprolib.colorization import matching
-from reprolib.colorization.extractors import grayvgg_small
+from reprolib.colorization.grayvgg_weights import grayvgg_small
 from reprolib.core.seeds import heldout_seed
 from reprolib.studies import curves, lab_plots, plots
 from reprolib.world import scenes

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from reprolib.colorization import extractors as features
+from reprolib.colorization import grayvgg_weights
 from reprolib.studies import agreement as metrics
 from reprolib.studies import matchbench
 
@@ -41,7 +41,7 @@ def test_roc_errors():
 
 
 def test_matching_study_on_a_few_pairs():
-    res = metrics.matching_study(features.grayvgg_small(), n_pairs=4, batch=4)
+    res = metrics.matching_study(grayvgg_weights.grayvgg_small(), n_pairs=4, batch=4)
     for method, agreement in res["label_agreement"].items():
         assert res["chance"] + 0.3 < agreement <= 1, method
     assert 0.5 < res["bidirectional_auc"] <= 1 and 0.5 < res["forward_auc"] <= 1

@@ -1,5 +1,5 @@
 """The scaling study: what it runs, what it skips and what one cell measures (tiny sizes; no timing asserted)."""
-from reprolib.colorization.extractors import load_extractor
+from reprolib.colorization.grayvgg_weights import load_extractor
 from reprolib.colorization.pipelines import EXACT_BUDGET
 from reprolib.studies import scaling
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from reprolib.colorization.colornet import load_colornet
-from reprolib.colorization.extractors import grayvgg_small
+from reprolib.colorization.grayvgg_weights import grayvgg_small
 from reprolib.core.seeds import heldout_seed
 from reprolib.studies import trust
 from reprolib.training.colornet import evaluate_colornet

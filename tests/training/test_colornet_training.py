@@ -9,7 +9,7 @@ import torch
 from reprolib.cli import main
 from reprolib.colorization import losses, matching
 from reprolib.colorization.colornet import ColorNet, load_colornet
-from reprolib.colorization.extractors import grayvgg_small
+from reprolib.colorization.grayvgg_weights import grayvgg_small
 from reprolib.core.seeds import train_data_seed
 from reprolib.training import colornet as ct
 from reprolib.world import scenes

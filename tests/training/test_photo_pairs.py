@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from reprolib.colorization.chooser import FIELDS
-from reprolib.colorization.extractors import load_extractor
+from reprolib.colorization.grayvgg_weights import load_extractor
 from reprolib.colorization.matching import PHOTO_ROUTE, match, warp
 from reprolib.core import color
 from reprolib.core.photos import PHOTOS_DIR, list_photos

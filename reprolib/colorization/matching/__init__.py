@@ -1,7 +1,7 @@
 """Correspondences, warps and similarity maps: the similarity sub-net of He et al. 2018 (Sec. 3.1).
 
 Given gray-VGG features of the target T and the reference R (both computed from luminance alone, see
-:mod:`reprolib.colorization.features`), this module finds the bidirectional mapping functions phi_T->R and phi_R->T,
+:mod:`reprolib.colorization.grayvgg`), this module finds the bidirectional mapping functions phi_T->R and phi_R->T,
 warps the reference chrominance R_ab into R'_ab(p) = R_ab(phi_T->R(p)), and builds the per-layer
 similarity maps that the colorization sub-net reads:
 

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ...core import checks
-from ..features import VID_LAYERS
+from ..grayvgg import VID_LAYERS
 from .fields import DEFAULT_CHUNK, EPS, rows_per_block
 
 ATTENTION_STRIDE = 4  # VID matches at 1/4 of the image

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ...core import checks
-from ..features import DEC_LAYERS, VID_LAYERS
+from ..grayvgg import DEC_LAYERS, VID_LAYERS
 from .attention import ATTENTION_STRIDE, ATTENTION_TAU, soft_attention, vid_features
 from .fields import DEFAULT_CHUNK, bidirectional, exact_nn, exact_nn_mirrored, hypercolumns, upsample_field, warp
 from .patch_match import C2F_ITERS, PATCHMATCH_LAYERS, coarse_to_fine_bidirectional

@@ -1,4 +1,4 @@
-"""Gray-VGG features (reprolib.colorization.features) and where they come from (reprolib.colorization.extractors).
+"""Gray-VGG features (reprolib.colorization.grayvgg) and where they come from (reprolib.colorization.grayvgg_weights).
 
 Nothing here downloads. Tests with real ImageNet weights use ../shared/weights and skip without it.
 """
@@ -12,15 +12,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from reprolib.colorization import extractors as fe
-from reprolib.colorization.features import ARCHS, DEC_LAYERS, VID_LAYERS, GrayVGG
+from reprolib.colorization import grayvgg_weights as fe
+from reprolib.colorization.grayvgg import ARCHS, DEC_LAYERS, VID_LAYERS, GrayVGG
 from reprolib.core import color, weights
 from reprolib.studies import agreement as metrics
 from reprolib.training import grayvgg as train
 from reprolib.world import scenes
 
 REAL_VGG16 = "weights/vgg16_imagenet_features.pth"
-SMALL = fe.GrayVGGWeights.SMALL_SYNTHETIC
+SMALL = fe.GrayVGGWeights.GRAYVGG_SMALL_SYNTHETIC
 
 
 def luminance(b=2, h=32, w=40, seed=0):
@@ -429,6 +429,6 @@ def test_torchvision_features_convention_is_caffe_rgb():
     ours = color.gray_vgg_input(L, "caffe_rgb")
     assert torch.allclose(std, torch.full_like(std, 1 / 255), rtol=1e-3)  # 0..255, no division by a std
     assert (theirs - ours).abs().max() < 0.7  # torchvision rounds the means to (123, 117, 104): < 0.7 of 255
-    assert weights.url == fe.GrayVGGWeights.TORCHVISION_VGG16_FEATURES.url
-    assert fe.GrayVGGWeights.TORCHVISION_VGG16_FEATURES.convention == "caffe_rgb"
-    assert fe.file_extractor("vgg16", "caffe_rgb") == fe.GrayVGGWeights.TORCHVISION_VGG16_FEATURES.extractor
+    assert weights.url == fe.GrayVGGWeights.VGG16.url
+    assert fe.GrayVGGWeights.VGG16.convention == "caffe_rgb"
+    assert fe.file_extractor("vgg16", "caffe_rgb") == fe.GrayVGGWeights.VGG16.extractor

@@ -7,7 +7,7 @@ and their features are comparable. Activations are named as in VGG: block b, con
 relu2_2 ... relu5_2 (``VID_LAYERS``).
 
 One module, :class:`GrayVGG`, laid out like torchvision's ``vgg*.features``; where its weights come from
-(torchvision's ImageNet VGG-16/19, a local file, the small net trained here) is :mod:`.extractors`.
+(torchvision's ImageNet VGG-16/19, a local file, the small net trained here) is :mod:`.grayvgg_weights`.
 The small net carries a dense classification head (:class:`DenseHead`), so ``model.classify(L)`` gives
 per-pixel class logits.
 
@@ -98,7 +98,7 @@ class GrayVGG(nn.Module):
         head_type: "cosine" (logits = s cos(feature, class weight), s = COSINE_SCALE: the features are
             trained for the cosine similarity that matching uses) or "linear" (a plain 1x1 convolution).
         classes: names of the head's classes.
-        extractor: the registry's name of this feature space (``colorization.extractors``); a ColorNet
+        extractor: the registry's name of this feature space (``colorization.grayvgg_weights``); a ColorNet
             refuses the similarity maps of any other.
     """
 

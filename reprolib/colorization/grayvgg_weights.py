@@ -4,21 +4,27 @@ Each extractor is a :class:`GrayVGGWeights` entry (in the spirit of torchvision'
 file or URL, sha256, input convention (how L* becomes the network's input), licence, and the name of its
 feature space (``extractor``), which the ColorNets name to say whose similarity maps they learned from.
 
-* ``SMALL_SYNTHETIC``: the small gray-VGG trained by this project on the synthetic world
-  (``python -m reprolib train grayvgg``), shipped inside the package.
-* ``SMALL_PHOTO``: a small gray-VGG distilled from ImageNet VGG-16 on the training photographs
-  (``python -m reprolib train distill``), shipped: the offline default for photographs.
-* ``TORCHVISION_VGG16_FEATURES``: torchvision's ``VGG16_Weights.IMAGENET1K_FEATURES``, the original Caffe
-  VGG-16 (Caffe convention: RGB 0..255 minus the means); ``TORCHVISION_VGG16`` / ``TORCHVISION_VGG19``:
-  ``IMAGENET1K_V1`` (torchvision's convention). Read from torchvision's cache; fetched only by
-  ``python -m reprolib download NAME``.
-* A local file (:func:`grayvgg_from_file`, ``$REPROLIB_VGG_WEIGHTS``) with a DECLARED convention (never
-  guessed: a wrong one silently gives worse features). Its feature space is named after its architecture
-  and convention: a Caffe-convention VGG-16 file is taken to be the original VGG-16, the same extractor as
-  ``TORCHVISION_VGG16_FEATURES`` (``vgg16_imagenet_caffe``), so the ColorNets trained for one serve both.
+A model's registry name is its name everywhere: the entry's ``name``, its enum member (the name in capitals),
+the ``--features`` choice and the provenance; ``ALIASES`` are shorter spellings that resolve to it.
 
-:func:`load_extractor` turns a user's choice ("photo", "small", "auto", "vgg16", "vgg19", "torchvision" or a file)
-into a model; :func:`best_available` picks the best one on this machine without downloading.
+* ``grayvgg_small_synthetic`` (alias ``small``): the small gray-VGG trained by this project on the synthetic world
+  (``python -m reprolib train grayvgg``), shipped inside the package.
+* ``grayvgg_small_photo`` (alias ``photo``): a small gray-VGG distilled from ImageNet VGG-16 on the training
+  photographs (``python -m reprolib train distill``), shipped: the offline default for photographs.
+* ``vgg16``: torchvision's ``VGG16_Weights.IMAGENET1K_FEATURES``, the original Caffe VGG-16 (Caffe convention: RGB
+  0..255 minus the means); ``vgg16_torchvision`` / ``vgg19`` (alias ``torchvision``): ``IMAGENET1K_V1``
+  (torchvision's convention). Read from torchvision's cache; fetched only by ``python -m reprolib download NAME``.
+* A local file: a small gray-VGG checkpoint (``train grayvgg``, ``train distill``), or VGG weights
+  (:func:`grayvgg_from_file`, ``$REPROLIB_VGG_WEIGHTS``) with a DECLARED convention (never guessed: a wrong one
+  silently gives worse features).
+
+The feature space (``extractor``) is what a ColorNet or a Chooser names to say whose maps it learned. It is the
+registry name for the small nets; for an ImageNet VGG it is named after its architecture and convention, because
+two sources give one network: a Caffe-convention VGG-16 file is the original VGG-16, the same feature space as
+``vgg16`` (``vgg16_imagenet_caffe``), so the nets trained for one serve both.
+
+:func:`load_extractor` turns a user's choice (a registry name, an alias, "auto" or a file) into a model;
+:func:`best_available` picks the best one on this machine without downloading.
 """
 from __future__ import annotations
 
@@ -30,14 +36,14 @@ from pathlib import Path
 import torch
 
 from ..core.weights import Weights, WeightsEnum, load_checkpoint, read_weights, sha256_file, state_dict_of
-from .features import ARCHS, VGG_WIDTHS, GrayVGG
+from .grayvgg import ARCHS, VGG_WIDTHS, GrayVGG
 
 SMALL_FORMAT = "reprolib.grayvgg_small/1"
 # Default small architecture: VGG-16's layout (so every VGG-16 layer name exists), 1/4 to 1/8 the width.
 SMALL_WIDTHS = (16, 32, 64, 128, 128)
 SMALL_CONVS = (2, 2, 3, 3, 3)
 FILE_CONVENTIONS = ("torchvision", "caffe_rgb", "caffe_bgr")
-CHOICES = ("photo", "small", "auto", "vgg16", "vgg19", "torchvision")  # or a path to a VGG weights file
+ALIASES = {"photo": "grayvgg_small_photo", "small": "grayvgg_small_synthetic", "torchvision": "vgg19"}
 _VGG_LICENCE = "CC BY 4.0 (the original VGG weights: Visual Geometry Group, University of Oxford)"
 _TV_LICENCE = "BSD-3-Clause (torchvision); trained on ImageNet-1k, whose terms restrict use to research"
 
@@ -45,14 +51,14 @@ _TV_LICENCE = "BSD-3-Clause (torchvision); trained on ImageNet-1k, whose terms r
 class GrayVGGWeights(WeightsEnum):
     """The feature extractors this project knows (``python -m reprolib models`` lists them)."""
 
-    SMALL_SYNTHETIC = Weights(
+    GRAYVGG_SMALL_SYNTHETIC = Weights(
         name="grayvgg_small_synthetic", kind="gray-VGG", file="grayvgg_small.pt",
         sha256="22a33f3aabf06c84c71a150aea97262e9e3b68da71bc21a827f70283264e92f3", format=SMALL_FORMAT,
         convention="l_centered", licence="MIT (trained by this project)", seed=0,
         command="python -m reprolib train grayvgg --out grayvgg_small.pt --steps 800 --seed 0",
         extractor="grayvgg_small_synthetic",
         source="small gray-VGG (VGG-16 layout, widths 16-128) trained on the synthetic world from L only")
-    SMALL_PHOTO = Weights(
+    GRAYVGG_SMALL_PHOTO = Weights(
         name="grayvgg_small_photo", kind="gray-VGG", file="grayvgg_small_photo.pt",
         sha256="13091c14a4ddabd9ec04d398c057b8c631e6e8529b9b9a164dd34233dda71665", format=SMALL_FORMAT,
         convention="l_centered", licence="MIT (trained by this project; teacher: the original VGG-16, CC BY 4.0)",
@@ -61,21 +67,24 @@ class GrayVGGWeights(WeightsEnum):
         extractor="grayvgg_small_photo",
         source="small gray-VGG (VGG-16 layout to conv5_1, widths 32-224) distilled from ImageNet VGG-16 on the "
                "training photos, from L only")
-    TORCHVISION_VGG16_FEATURES = Weights(
+    VGG16 = Weights(
         name="vgg16", kind="gray-VGG", url="https://download.pytorch.org/models/vgg16_features-amdegroot-88682ab5.pth",
         sha256="88682ab5", convention="caffe_rgb", licence=_VGG_LICENCE, extractor="vgg16_imagenet_caffe",
         source="torchvision VGG16_Weights.IMAGENET1K_FEATURES: the original Caffe VGG-16 on ImageNet")
-    TORCHVISION_VGG16 = Weights(
+    VGG16_TORCHVISION = Weights(
         name="vgg16_torchvision", kind="gray-VGG", url="https://download.pytorch.org/models/vgg16-397923af.pth",
         sha256="397923af", convention="torchvision", licence=_TV_LICENCE, extractor="vgg16_imagenet_torchvision",
         source="torchvision VGG16_Weights.IMAGENET1K_V1")
-    TORCHVISION_VGG19 = Weights(
+    VGG19 = Weights(
         name="vgg19", kind="gray-VGG", url="https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
         sha256="dcbb9e9d", convention="torchvision", licence=_TV_LICENCE, extractor="vgg19_imagenet_torchvision",
         source="torchvision VGG19_Weights.IMAGENET1K_V1")
 
 
-TORCHVISION = {"vgg16": GrayVGGWeights.TORCHVISION_VGG16_FEATURES, "vgg19": GrayVGGWeights.TORCHVISION_VGG19}
+TORCHVISION = {"vgg16": GrayVGGWeights.VGG16, "vgg19": GrayVGGWeights.VGG19}
+# what load_extractor (colorize --features, the trainers' gray-VGG settings) takes, besides a file: every registry
+# name, "auto" (the best on this machine) and the aliases
+CHOICES = (*(entry.value.name for entry in GrayVGGWeights), "auto", *ALIASES)
 
 
 def file_extractor(arch: str, convention: str) -> str:
@@ -164,7 +173,13 @@ def grayvgg_torchvision(arch: str = "vgg19", download: bool = False, progress: b
     """
     if arch not in TORCHVISION:
         raise ValueError(f"unknown arch {arch!r}; expected one of {', '.join(TORCHVISION)}")
-    entry = TORCHVISION[arch]
+    return grayvgg_download(TORCHVISION[arch], download, progress)
+
+
+def grayvgg_download(entry: GrayVGGWeights, download: bool = False, progress: bool = True) -> GrayVGG:
+    """A downloadable entry (``vgg16``, ``vgg16_torchvision``, ``vgg19``) from torchvision's cache, checked against
+    the hash in its file name; fetched only when ``download=True``."""
+    arch = entry.value.name.split("_")[0]
     if download and entry.status() == "missing":
         fetch(entry, progress)
     if entry.status() == "missing":
@@ -219,8 +234,8 @@ def small_checkpoint(model: GrayVGG, dtype: torch.dtype = torch.float32, **meta)
 
 def grayvgg_small(path: str | os.PathLike | GrayVGGWeights | None = None) -> GrayVGG:
     """A small gray-VGG checkpoint: by default the shipped one trained on the synthetic world
-    (``GrayVGGWeights.SMALL_SYNTHETIC``), or a registry entry, or a file written by ``train grayvgg``."""
-    source = GrayVGGWeights.SMALL_SYNTHETIC if path is None else path
+    (``GrayVGGWeights.GRAYVGG_SMALL_SYNTHETIC``), or a registry entry, or a file written by ``train grayvgg``."""
+    source = GrayVGGWeights.GRAYVGG_SMALL_SYNTHETIC if path is None else path
     entry = source if isinstance(source, GrayVGGWeights) else None
     where = entry.path if entry else Path(source).expanduser()
     obj = load_checkpoint(source, SMALL_FORMAT, "small gray-VGG checkpoint",
@@ -283,26 +298,32 @@ def best_available(prefer: str = "torchvision", verbose: bool = True) -> GrayVGG
     return model
 
 
-def load_extractor(choice: str | os.PathLike | GrayVGG = "small") -> GrayVGG:
-    """The gray-VGG a user asked for: "photo" (shipped, distilled from VGG-16 on photographs), "small"
-    (shipped, trained on the synthetic world), "auto"
-    (:func:`best_available`), "vgg16" / "vgg19" (torchvision's cached ImageNet weights, never downloaded; or,
-    when they are not cached, the same network from $REPROLIB_VGG_WEIGHTS, declared by $REPROLIB_VGG_ARCH
-    and $REPROLIB_VGG_CONVENTION), "torchvision" (VGG-19), or a weights file (convention from
-    $REPROLIB_VGG_CONVENTION, arch from $REPROLIB_VGG_ARCH or inferred). A GrayVGG is passed through."""
+def grayvgg_file(path: str | os.PathLike) -> GrayVGG:
+    """The gray-VGG of a local file: a small gray-VGG checkpoint (``train grayvgg``, ``train distill``; its format
+    says so), else VGG weights with $REPROLIB_VGG_CONVENTION and $REPROLIB_VGG_ARCH (:func:`grayvgg_from_file`)."""
+    obj = read_weights(path, "gray-VGG file")
+    if isinstance(obj, dict) and obj.get("format") == SMALL_FORMAT:
+        return grayvgg_small(path)
+    return grayvgg_from_file(path, os.environ.get("REPROLIB_VGG_ARCH", "auto"),
+                             os.environ.get("REPROLIB_VGG_CONVENTION"))
+
+
+def load_extractor(choice: str | os.PathLike | GrayVGG = "grayvgg_small_synthetic") -> GrayVGG:
+    """The gray-VGG a user asked for: a registry name (``GrayVGGWeights``: the shipped small nets, or torchvision's
+    cached ImageNet weights, never downloaded; for ``vgg16``/``vgg19`` not cached, the same network from
+    $REPROLIB_VGG_WEIGHTS, declared by $REPROLIB_VGG_ARCH and $REPROLIB_VGG_CONVENTION), an alias (``ALIASES``),
+    "auto" (:func:`best_available`) or a file (:func:`grayvgg_file`). A GrayVGG is passed through."""
     if isinstance(choice, GrayVGG):
         return choice.eval()
-    if choice == "small":
-        return grayvgg_small()
-    if choice == "photo":
-        return grayvgg_small(GrayVGGWeights.SMALL_PHOTO)
     if choice == "auto":
         return best_available(verbose=False)
-    if choice in ("vgg16", "vgg19", "torchvision"):
-        arch = "vgg19" if choice == "torchvision" else choice
-        local = _same_network_from_environment(TORCHVISION[arch])
-        return local if local is not None else grayvgg_torchvision(arch)
+    name = ALIASES.get(os.fspath(choice), os.fspath(choice))
+    if name in CHOICES:
+        entry = GrayVGGWeights.named(name)
+        if entry.format == SMALL_FORMAT:
+            return grayvgg_small(entry)
+        local = _same_network_from_environment(entry)
+        return local if local is not None else grayvgg_download(entry)
     if not os.path.isfile(choice):
-        raise ValueError(f"features {choice!r}: not one of {CHOICES} and no such weights file")
-    return grayvgg_from_file(choice, os.environ.get("REPROLIB_VGG_ARCH", "auto"),
-                             os.environ.get("REPROLIB_VGG_CONVENTION"))
+        raise ValueError(f"features {choice!r}: not one of {', '.join(CHOICES)} and no such weights file")
+    return grayvgg_file(choice)
