@@ -152,7 +152,7 @@ def _save_intermediates(result, folder: Path) -> None:
     from .colorization.grayvgg import DEC_LAYERS
     from .core.files import OutputDir
     from .core.photos import save_image
-    from .studies import plots
+    from .figures import plots
 
     out = OutputDir(folder)
     save_image(result.warped_rgb().clamp(0, 1), out.path("warped.png"), force=True)

@@ -78,37 +78,39 @@ def reproduce(out_dir: str = "results", quick: bool = False, progress: bool = Tr
     jobs_wall = round(time.perf_counter() - started, 1)
     with tqdm(total=len(chosen), desc="reproduce", unit="experiment", disable=not progress) as bar:
         for name, experiment in chosen.items():
-            t0 = time.perf_counter()
             step = lambda msg: bar.set_postfix_str(msg, refresh=True)  # noqa: E731
-            if name in plans:
-                res, md = experiment(out, quick, step, done={k: done[f"{name}: {k}"] for k in plans[name]})
-            else:
-                res, md = experiment(out, quick, step)
-            results[name] = res
-            runs[name] = {"command": command, "quick": quick, "seconds": round(time.perf_counter() - t0, 1),
-                          "job_seconds": round(sum(job_seconds[f"{name}: {k}"] for k in plans.get(name, ())), 1),
-                          "jobs": {k: job_seconds[f"{name}: {k}"] for k in plans.get(name, ())}}
-            out.write_text(f"report/{name}.md", md)
+            results[name], runs[name] = _run_one(name, experiment, plans.get(name, {}), done, job_seconds, out,
+                                                 quick, step, command)
             bar.update()
-    meta = {
-        "quick": quick,
-        "experiments": list(chosen),
-        "seconds": round(time.perf_counter() - started, 1),
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "workers": workers,
-        "device": device,
-        "job_threads": JOB_THREADS,
-        "jobs_seconds": jobs_wall,
-        "machine": platform.machine(),
-        "python": platform.python_version(),
-        "runs": {k: runs[k] for k in EXPERIMENTS if k in runs},
-    }
-    results = {k: results[k] for k in EXPERIMENTS if k in results}
-    results["meta"] = meta
+    meta = {"quick": quick, "experiments": list(chosen), "seconds": round(time.perf_counter() - started, 1),
+            "torch": torch.__version__, "threads": torch.get_num_threads(), "workers": workers, "device": device,
+            "job_threads": JOB_THREADS, "jobs_seconds": jobs_wall, "machine": platform.machine(),
+            "python": platform.python_version(), "runs": {k: runs[k] for k in EXPERIMENTS if k in runs}}
+    results = {k: results[k] for k in EXPERIMENTS if k in results} | {"meta": meta}
+    _write(out, results, command, workers, jobs_wall, [k for k in results if k in EXPERIMENTS and k not in chosen])
+    return results
+
+
+def _run_one(name: str, experiment: Callable, plan: dict, done: dict, job_seconds: dict, out: OutputDir,
+             quick: bool, step: Step, command: str) -> tuple[dict, dict]:
+    """One study's ``run`` (with the results of its jobs), its report section, and its entry of meta.runs."""
+    t0 = time.perf_counter()
+    if plan:
+        res, md = experiment(out, quick, step, done={k: done[f"{name}: {k}"] for k in plan})
+    else:
+        res, md = experiment(out, quick, step)
+    run = {"command": command, "quick": quick, "seconds": round(time.perf_counter() - t0, 1),
+           "job_seconds": round(sum(job_seconds[f"{name}: {k}"] for k in plan), 1),
+           "jobs": {k: job_seconds[f"{name}: {k}"] for k in plan}}
+    out.write_text(f"report/{name}.md", md)
+    return res, run
+
+
+def _write(out: OutputDir, results: dict, command: str, workers: int, jobs_wall: float, others: list[str]) -> None:
+    """results.json, results.md (the results tables read from it) and REPORT.md (every study's section)."""
+    meta = results["meta"]
     out.write_text("results.json", json.dumps(results, indent=2) + "\n")
     out.write_text("results.md", results_page(json.loads(out.path("results.json").read_text())))
-    others = [k for k in results if k in EXPERIMENTS and k not in chosen]
     header = (
         f"# Reproduction report\n\nWritten by `{command}` in {meta['seconds']} s (torch {meta['torch']}; "
         f"the jobs in {workers} processes at {JOB_THREADS} thread each, {jobs_wall} s; then each study's figures "
@@ -120,7 +122,6 @@ def reproduce(out_dir: str = "results", quick: bool = False, progress: bool = Tr
     )
     sections = [out.path(f"report/{k}.md").read_text() for k in results if k in EXPERIMENTS]
     out.write_text("REPORT.md", header + "\n".join(sections))
-    return results
 
 
 def _earlier(folder: Path) -> dict:

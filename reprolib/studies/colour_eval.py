@@ -42,9 +42,10 @@ from ..core import checks, color
 from ..core.files import OutputDir
 from ..core.jobs import Job, run_jobs
 from ..core.seeds import heldout_seed
+from ..figures import plots
 from ..training.colour_classifier import ColourClassifier, classifier_accuracy, classifier_chance, load_classifier
 from ..world import scenes
-from . import matchbench, plots, report, robustness, trust
+from . import matchbench, report, robustness, trust
 from .image_metrics import colorfulness, mean_delta_e2000, psnr
 from .report import Step
 

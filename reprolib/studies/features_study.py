@@ -6,9 +6,10 @@ from ..colorization.grayvgg_weights import grayvgg_small, random_like
 from ..core.files import OutputDir
 from ..core.jobs import Job, run_jobs
 from ..core.seeds import heldout_seed
+from ..figures import plots
 from ..training.grayvgg import evaluate_grayvgg
 from ..world import scenes
-from . import agreement, plots
+from . import agreement
 from .report import Step
 
 

@@ -8,6 +8,7 @@ from dataclasses import asdict
 
 from ..core.files import OutputDir
 from ..core.jobs import Job, run_jobs
+from ..figures import plots
 from ..insertion.losses import LuminancePerceptualLoss
 from ..insertion.metrics import (
     box_error,
@@ -22,7 +23,6 @@ from ..insertion.metrics import (
 from ..insertion.nets import InsertionGenerator
 from ..insertion.pairs import LIGHTINGS, Pairs
 from ..training.insertion import Config, fit
-from . import plots
 from .report import Step, table
 
 

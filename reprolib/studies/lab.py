@@ -77,13 +77,17 @@ def step_uniformity(n_steps: int = 16) -> dict[str, dict[str, float]]:
 
     Returns {ramp: {space: coefficient of variation of the step sizes (std / mean)}}; 0 = uniform.
     """
-    out: dict[str, dict[str, float]] = {}
+    return {name: {space: float(steps.std() / steps.mean()) for space, steps in by_space.items()}
+            for name, by_space in ramp_steps(n_steps).items()}
+
+
+def ramp_steps(n_steps: int = 16) -> dict[str, dict[str, Tensor]]:
+    """{ramp: {space: the CIEDE2000 size of each of n_steps equal steps}} for every ramp of ``RAMPS`` stepped in
+    sRGB, linear RGB and Lab."""
+    out: dict[str, dict[str, Tensor]] = {}
     for name, (a, b) in RAMPS.items():
         start, end = torch.tensor(a, dtype=torch.float64), torch.tensor(b, dtype=torch.float64)
-        out[name] = {}
-        for space in ("srgb", "linear_rgb", "lab"):
-            steps = step_sizes(start, end, n_steps, space)
-            out[name][space] = float(steps.std() / steps.mean())
+        out[name] = {space: step_sizes(start, end, n_steps, space) for space in ("srgb", "linear_rgb", "lab")}
     return out
 
 
@@ -91,6 +95,11 @@ def step_sizes(start: Tensor, end: Tensor, n_steps: int, space: str) -> Tensor:
     """dE00 between consecutive colours of an equal-step ramp from start to end (sRGB) in ``space``."""
     lab = _lab_path(start, end, n_steps, space)
     return delta_e2000(_as_image(lab[:-1]), _as_image(lab[1:])).reshape(-1)
+
+
+def ab_planes(levels=(25.0, 50.0, 75.0, 95.0), extent: float = 110.0) -> dict[float, tuple[Tensor, Tensor]]:
+    """{L*: :func:`ab_plane` at L*} for several luminances."""
+    return {float(L): ab_plane(L, extent) for L in levels}
 
 
 def ab_plane(L: float, extent: float = 110.0, n: int = 221) -> tuple[Tensor, Tensor]:

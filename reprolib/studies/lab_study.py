@@ -4,7 +4,8 @@ from __future__ import annotations
 from ..core.files import OutputDir
 from ..core.jobs import Job, run_jobs
 from ..core.photos import load_photo
-from . import colorbench, lab, lab_plots
+from ..figures import lab as lab_figures
+from . import colorbench, lab
 from .report import Step, table
 
 # The photo shown in the Lab figure (data/photos, CC BY 2.0, see its README).
@@ -27,11 +28,11 @@ def run(out: OutputDir, quick: bool, step: Step, done: dict | None = None) -> tu
     timing = colorbench.time_rgb_to_lab(size=1024, repeats=3 if quick else 10)
     step("Lab: figures")
     figures = {
-        "figures/lab_channels.png": lab_plots.rgb_vs_lab_channels(load_photo(LAB_PHOTO)),
-        "figures/ab_planes.png": lab_plots.ab_planes(),
-        "figures/step_uniformity.png": lab_plots.step_uniformity_plot(),
-        "figures/l1_gray.png": lab_plots.regression_to_the_mean_plot(lab.CAR_COLOURS_AB, lab.CAR_L, gray),
-        "figures/l1_warm.png": lab_plots.regression_to_the_mean_plot(lab.WARM_COLOURS_AB, lab.WARM_L, warm),
+        "figures/lab_channels.png": lab_figures.rgb_vs_lab_channels(load_photo(LAB_PHOTO)),
+        "figures/ab_planes.png": lab_figures.ab_planes(lab.ab_planes()),
+        "figures/step_uniformity.png": lab_figures.step_uniformity_plot(lab.ramp_steps()),
+        "figures/l1_gray.png": lab_figures.regression_to_the_mean_plot(lab.CAR_COLOURS_AB, lab.CAR_L, gray),
+        "figures/l1_warm.png": lab_figures.regression_to_the_mean_plot(lab.WARM_COLOURS_AB, lab.WARM_L, warm),
     }
     for name, fig in figures.items():
         out.save_figure(name, fig)

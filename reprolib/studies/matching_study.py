@@ -7,8 +7,9 @@ from ..colorization.grayvgg_weights import grayvgg_small
 from ..core.files import OutputDir
 from ..core.jobs import Job, run_jobs
 from ..core.seeds import heldout_seed
+from ..figures import plots
 from ..world import scenes
-from . import agreement, matchbench, plots
+from . import agreement, matchbench
 from .report import Step, table
 
 

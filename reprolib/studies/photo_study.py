@@ -31,9 +31,9 @@ from ..core import color
 from ..core.files import OutputDir
 from ..core.jobs import Job, run_jobs
 from ..core.weights import data_file
+from ..figures import plots
 from ..training.photo_pairs import HELDOUT_PHOTOS, evaluate_views
 from ..world.photo_views import CROP, other_view_pairs, photo_lab
-from . import plots
 from .image_metrics import colorfulness, mean_delta_e2000, psnr
 from .report import Step, table
 

@@ -155,7 +155,7 @@ def study(sizes=SIZES, extractors=EXTRACTORS, methods=METHODS, device: str = "cp
 
 def run(out: OutputDir, quick: bool, step: Step) -> tuple[dict, str]:
     """The scaling benchmark (the two smaller sizes with ``quick``) and its figure."""
-    from . import plots
+    from ..figures import plots
 
     sizes = SIZES[:2] if quick else SIZES
     device = os.environ.get("REPROLIB_DEVICE", "cpu")

@@ -74,32 +74,34 @@ def _lut() -> tuple[Tensor, Tensor]:
     return L.reshape(-1).contiguous(), lab_to_rgb(lab)[:, 0].contiguous()
 
 
-def draw_parameters(g: torch.Generator, n: int, require: Tensor | None = None,
-                    usual: float | None = None) -> SimpleNamespace:
-    """All random parameters of n scenes, drawn from g in a fixed order: (n, 1, 1) tensors per scene
-    (or (n, k, 1, 1) for k objects, (n, rows, cols) for noise grids), and the (n, C) palette.
+class _Draws:
+    """The random draws of :func:`draw_parameters`: (n, *shape, 1, 1) tensors from ``g``, in the order asked."""
 
-    require: optional (n, C) bool forcing optional classes to be present; usual: the palette prior of
-    :func:`.classes.draw_palette`. The number and shapes of the draws depend on neither of them nor on the
-    image size.
-    """
-    C = len(CLASSES)
-    forced = torch.zeros(n, C, 1, 1, dtype=torch.bool) if require is None else require.view(n, C, 1, 1).bool()
+    def __init__(self, g: torch.Generator, n: int, forced: Tensor):
+        self.g, self.n, self.forced = g, n, forced
 
-    def rand(*shape) -> Tensor:
-        return torch.rand(n, *shape, 1, 1, generator=g)
+    def rand(self, *shape) -> Tensor:
+        return torch.rand(self.n, *shape, 1, 1, generator=self.g)
 
-    def uniform(lo, hi, *shape) -> Tensor:
-        return lo + (hi - lo) * rand(*shape)
+    def uniform(self, lo, hi, *shape) -> Tensor:
+        return lo + (hi - lo) * self.rand(*shape)
 
-    def present(p: float, cls: int, *shape) -> Tensor:
+    def present(self, p: float, cls: int, *shape) -> Tensor:
         """Bernoulli(p) presence; a required class forces it (for several objects: the first)."""
-        on = rand(*shape) < p
+        on = self.rand(*shape) < p
         if shape:
-            on[:, 0] |= forced[:, cls]
+            on[:, 0] |= self.forced[:, cls]
             return on
-        return on | forced[:, cls]
+        return on | self.forced[:, cls]
 
+
+def _tensors(names: dict) -> dict[str, Tensor]:
+    return {k: v for k, v in names.items() if isinstance(v, Tensor)}
+
+
+def _draw_geometry(d: _Draws) -> dict[str, Tensor]:
+    """Horizon, sun, hills, lake, trees, house and car of every scene."""
+    rand, uniform, present = d.rand, d.uniform, d.present
     h = uniform(0.38, 0.62)  # horizon
     ground = 1 - h
     sun_on = present(0.5, SUN)
@@ -119,7 +121,7 @@ def draw_parameters(g: torch.Generator, n: int, require: Tensor | None = None,
     tree_x = uniform(0.05, 0.95, _NUM_TREES)
     tree_near = (tree_base - h.unsqueeze(1)) / ground.unsqueeze(1)  # 0 at the horizon, 1 at the bottom
     tree_r = uniform(0.05, 0.08, _NUM_TREES) * (0.7 + 0.9 * tree_near)
-    house_on = present(0.55, WALL) | forced[:, ROOF]
+    house_on = present(0.55, WALL) | d.forced[:, ROOF]
     house_base = h + ground * uniform(0.08, 0.45)
     house_x = uniform(0.2, 0.8)
     house_w = uniform(0.11, 0.17) * (0.8 + 0.8 * (house_base - h) / ground)  # half width of the wall
@@ -129,7 +131,12 @@ def draw_parameters(g: torch.Generator, n: int, require: Tensor | None = None,
     car_base = h + ground * uniform(0.6, 0.97)
     car_x = uniform(0.2, 0.8)
     car_w = uniform(0.12, 0.16) * (0.8 + 0.5 * (car_base - h) / ground)  # half width
-    # texture parameters; noise grids are transformed linearly before upsampling (exact for interpolation)
+    return _tensors(locals())
+
+
+def _draw_textures(d: _Draws) -> dict[str, Tensor]:
+    """Texture parameters; noise grids are transformed linearly before upsampling (exact for interpolation)."""
+    g, n, rand, uniform = d.g, d.n, d.rand, d.uniform
     clouds = 0.5 * ((torch.rand(n, 8, 3, generator=g) - 0.55) / 0.25).clamp(0, 1)  # wide, flat clouds
     blobs = 0.5 + 1.7 * (torch.rand(n, 5, 7, generator=g) - 0.5)
     strokes = 0.5 + 1.8 * (torch.rand(n, 3, 36, generator=g) - 0.5)
@@ -141,26 +148,30 @@ def draw_parameters(g: torch.Generator, n: int, require: Tensor | None = None,
     brick_value = 0.1 + 0.5 * torch.rand(n, 20 * 12, generator=g)
     shingles = uniform(8.0, 12.0)
     shingle_phase = rand()
-    palette = draw_palette(g, n, usual)
-    drawn = {k: v for k, v in locals().items() if isinstance(v, Tensor) and k not in ("require", "forced")}
-    return SimpleNamespace(**drawn)
+    return _tensors(locals())
 
 
-def rasterise(p: SimpleNamespace, size: int, L_out: Tensor, labels_out: Tensor, rgb_out: Tensor) -> None:
-    """Rasterise the scenes of parameters p into L_out (n, 1, S, S), labels_out (n, S, S), rgb_out (n, 3, S, S).
+def draw_parameters(g: torch.Generator, n: int, require: Tensor | None = None,
+                    usual: float | None = None) -> SimpleNamespace:
+    """All random parameters of n scenes, drawn from g in a fixed order: (n, 1, 1) tensors per scene
+    (or (n, k, 1, 1) for k objects, (n, rows, cols) for noise grids), and the (n, C) palette.
 
-    Every mask and texture is built from (n, S, 1) row terms and (n, 1, S) column terms of the per-scene
-    parameters, so each full-frame step is one tensor op over the whole batch (no per-pixel Python).
+    require: optional (n, C) bool forcing optional classes to be present; usual: the palette prior of
+    :func:`.classes.draw_palette`. The number and shapes of the draws depend on neither of them nor on the
+    image size.
     """
-    n = p.h.shape[0]
-    coords = (torch.arange(size, dtype=torch.float32) + 0.5) / size
-    y = coords.view(1, size, 1)  # rows
-    x = coords.view(1, 1, size)  # columns
+    C = len(CLASSES)
+    forced = torch.zeros(n, C, 1, 1, dtype=torch.bool) if require is None else require.view(n, C, 1, 1).bool()
+    draws = _Draws(g, n, forced)
+    geometry = _draw_geometry(draws)
+    textures = _draw_textures(draws)
+    return SimpleNamespace(**geometry, **textures, palette=draw_palette(g, n, usual))
+
+
+def _background(p: SimpleNamespace, y: Tensor, x: Tensor, tex: Tensor) -> Tensor:
+    """The class keys of sky, sun, hills, grass and lake, painted in that order (and the sun's texture in tex)."""
     inf = torch.tensor(math.inf)
     zero = torch.zeros((), dtype=torch.int16)
-    tex = torch.empty(len(CLASSES), n, size, size)  # luminance texture u of every class at every pixel
-
-    # ---- background, painted in order: sky, sun, hills, grass, lake ----
     sun_dy2 = torch.where(p.sun_on, ((y - p.sun_y) / p.sun_r) ** 2, inf)
     torch.add(1 - 0.8 * ((x - p.sun_x) / p.sun_r) ** 2, -0.8 * sun_dy2, out=tex[SUN])  # 1 - 0.8 (d / r)^2
     key = torch.where(tex[SUN] > 0.2, SUN, zero)  # inside the disk (d < r); SKY = 0 elsewhere
@@ -169,9 +180,15 @@ def rasterise(p: SimpleNamespace, size: int, L_out: Tensor, labels_out: Tensor, 
     key = torch.where((y >= ridge) & ((y < p.h) & p.hill_on), HILL, key)
     key = torch.where(y >= p.h, GRASS, key)
     lake_dy2 = torch.where((y >= p.h) & p.lake_on, ((y - p.h) / p.lake_ry) ** 2, inf)
-    key = torch.where(((x - p.lake_x) / p.lake_rx) ** 2 + lake_dy2 < 1, WATER, key)
+    return torch.where(((x - p.lake_x) / p.lake_rx) ** 2 + lake_dy2 < 1, WATER, key)
 
-    # ---- objects, z-buffered: key = depth level * 16 + class; the largest key (the nearest) wins ----
+
+def _objects(p: SimpleNamespace, y: Tensor, x: Tensor, key: Tensor) -> tuple[Tensor, SimpleNamespace]:
+    """Trees, house and car over the background, z-buffered: key = depth level * 16 + class, the largest key (the
+    nearest) wins. Returns the keys and the car's geometry (its shading needs it)."""
+    inf = torch.tensor(math.inf)
+    zero = torch.zeros((), dtype=torch.int16)
+
     def paint(mask: Tensor, base: Tensor, cls: int) -> None:
         nonlocal key
         key = torch.maximum(key, torch.where(mask, (base * 255).to(torch.int16) * 16 + cls, zero))
@@ -202,9 +219,12 @@ def rasterise(p: SimpleNamespace, size: int, L_out: Tensor, labels_out: Tensor, 
     wheel_dy2 = torch.where(p.car_on & (y >= body_bottom), (y - (p.car_base - wheel_r)) ** 2, inf)
     wheels = wheel_dx2 + wheel_dy2 < wheel_r**2
     paint(body | cabin | wheels, p.car_base, CAR)
-    labels = labels_out.copy_(key & 15)
+    return key, SimpleNamespace(body_top=body_top, body_bottom=body_bottom, t=t, wheels=wheels)
 
-    # ---- luminance textures u (clamped to [0, 1] at the end), one field per class ----
+
+def _textures(p: SimpleNamespace, size: int, y: Tensor, x: Tensor, tex: Tensor, car: SimpleNamespace) -> None:
+    """The luminance texture u of every class but the sun's, written into tex (clamped to [0, 1] later)."""
+    n = p.h.shape[0]
     # sky: darker at the zenith, lighter towards the horizon, soft flat clouds
     _upsample(p.clouds, size, out=tex[SKY]).add_(0.05 + 0.75 * (y / p.h).clamp(max=1.0))
     # hill: large soft blobs, lighter along the ridge
@@ -229,11 +249,28 @@ def rasterise(p: SimpleNamespace, size: int, L_out: Tensor, labels_out: Tensor, 
     # roof: diagonal sawtooth shingles
     torch.add(p.shingles * x + p.shingle_phase, p.shingles * (1 - y), out=tex[ROOF]).frac_()
     # car: metallic vertical shading with a highlight, bright windows, dark wheels
-    v = ((y - body_top) / (body_bottom - body_top)).clamp(0, 1)
+    v = ((y - car.body_top) / (car.body_bottom - car.body_top)).clamp(0, 1)
     paint_shade = 0.25 + 0.45 * (1 - v) + 0.4 * torch.exp(-(((v - 0.3) / 0.08) ** 2))
-    torch.where(wheels, torch.zeros(()), torch.where(y < body_top, 0.95 - 0.35 * t, paint_shade), out=tex[CAR])
+    torch.where(car.wheels, torch.zeros(()), torch.where(y < car.body_top, 0.95 - 0.35 * car.t, paint_shade),
+                out=tex[CAR])
 
-    # ---- each pixel takes its class's texture; L* and sRGB come from the look-up table ----
+
+def rasterise(p: SimpleNamespace, size: int, L_out: Tensor, labels_out: Tensor, rgb_out: Tensor) -> None:
+    """Rasterise the scenes of parameters p into L_out (n, 1, S, S), labels_out (n, S, S), rgb_out (n, 3, S, S).
+
+    Every mask and texture is built from (n, S, 1) row terms and (n, 1, S) column terms of the per-scene
+    parameters, so each full-frame step is one tensor op over the whole batch (no per-pixel Python): the
+    background, then the objects (:func:`_objects`), then each class's luminance texture, and each pixel takes its
+    class's texture; L* and sRGB come from the look-up table.
+    """
+    n = p.h.shape[0]
+    coords = (torch.arange(size, dtype=torch.float32) + 0.5) / size
+    y = coords.view(1, size, 1)  # rows
+    x = coords.view(1, 1, size)  # columns
+    tex = torch.empty(len(CLASSES), n, size, size)  # luminance texture u of every class at every pixel
+    key, car = _objects(p, y, x, _background(p, y, x, tex))
+    labels = labels_out.copy_(key & 15)
+    _textures(p, size, y, x, tex, car)
     u = tex.gather(0, labels.unsqueeze(0))[0].clamp_(0.0, 1.0)
     level = u.mul_(_LEVELS - 1).add_(0.5).long()
     offsets = (torch.arange(len(CLASSES)) * MAX_PALETTES + p.palette) * _LEVELS  # (n, C)

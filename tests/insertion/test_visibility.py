@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from reprolib.figures import plots
 from reprolib.insertion import metrics, nets
-from reprolib.studies import insertion_study, plots
+from reprolib.studies import insertion_study
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -1,13 +1,15 @@
-"""Colour your own photos: the logic of the page that ``make picker`` serves (app/exemplar_picker.ipynb).
+"""The session behind every picker: a target, its references ranked by retrieval, the gray-VGG and the net; and its
+panel. The colour-your-own-photos page (:mod:`.page`, which ``make picker`` serves) and notebook 03's exemplar picker
+(:mod:`.picker`) are both a :class:`Session` and its panels.
 
 A visitor brings a target (gray or colour: a colour photo is used through its L* only) and references
-(uploaded, :mod:`reprolib.uploads`, or among the shipped photos). :func:`make_session` ranks the references
+(uploaded, :mod:`.uploads`, or among the shipped photos). :func:`make_session` ranks the references
 for the target with :func:`reprolib.colorization.retrieval.recommend` (scores kept); :func:`compute_panel`
-colours the target from candidate ``index`` with the photo pipeline, :func:`reprolib.colorization.colorize.colorize`
-with its defaults (the shipped photo gray-VGG and its Chooser; R'_ab smoothed along T_L where the Chooser's
-exact search does not fit: above about 360 px for a 4:3 photo), at a working size and method;
-:func:`panel_png` draws its five pictures (the similarity map with a colour scale) and :func:`result_png`
-encodes the result at the target's full size. The widgets are in :mod:`reprolib.photo_page_widgets`.
+colours the target from candidate ``index`` with :func:`reprolib.colorization.colorize.colorize`: its defaults (the
+shipped photo gray-VGG and its Chooser; R'_ab smoothed along T_L where the Chooser's exact search does not fit:
+above about 360 px for a 4:3 photo), or the session's ColorNet when it has one (the picker's), at a working size
+and method; :func:`panel_png` draws its five pictures (``figures.plots.panel_figure``: the similarity map with a
+colour scale) and :func:`result_png` encodes the result at the target's full size.
 """
 from __future__ import annotations
 
@@ -21,20 +23,21 @@ import matplotlib.pyplot as plt
 import torch
 from torch import Tensor
 
-from .colorization.colorize import DEFAULT_FEATURES, colorize
-from .colorization.grayvgg import GrayVGG
-from .colorization.grayvgg_weights import load_extractor
-from .colorization.pipelines import DEFAULT_METHOD, methods_for
-from .colorization.retrieval import recommend_photos
-from .core import checks
-from .core.photos import list_photos, load_photo, resize_long_side
-from .studies.plots import photo_page_figure
+from ..colorization.colorize import DEFAULT_FEATURES, colorize
+from ..colorization.colornet import ColorNet
+from ..colorization.grayvgg import GrayVGG
+from ..colorization.grayvgg_weights import load_extractor
+from ..colorization.pipelines import DEFAULT_METHOD, methods_for
+from ..colorization.retrieval import recommend_photos
+from ..core import checks
+from ..core.photos import list_photos, load_photo, resize_long_side
+from ..figures.plots import panel_figure
 from .uploads import display_name, image_from_bytes, is_colour, png_bytes
 
 DEFAULT_TARGET = "aitzgorri_by_Aitzol_Berasategi.jpg"
 DEFAULT_REFERENCES = ("picosdeeuropa_by_Aitzol_Berasategi.jpg", "sunset_by_Aitzol_Berasategi.jpg",
                       "seeding_by_Clements_Engelhardt.jpg", "flower.jpg", "coffee.jpg", "rocket.jpg")
-SIZES = (128, 512)  # the working size control's range (short side, pixels)
+SIZES = (128, 512)  # the page's working size control (short side, pixels)
 DEFAULT_SIZE = 192  # colorize's working size for the Chooser (colorization.colorize.DEFAULT_SIZES)
 RANK_SIZE = 256  # short side at which references are ranked, whatever the working size (the order stays put)
 RESULT_SIDE = 640  # the panel shows the full-size result with its long side at most this
@@ -56,18 +59,20 @@ def shipped(name: str) -> Photo:
 
 
 def uploaded(data: bytes | memoryview, name: str) -> Photo:
-    """A visitor's file, decoded with every check of :func:`reprolib.uploads.image_from_bytes` (``ImageError``)."""
+    """A visitor's file, decoded with every check of :func:`.uploads.image_from_bytes` (``ImageError``)."""
     return Photo(display_name(name), image_from_bytes(data, name), "uploaded")
 
 
 @dataclass
 class Session:
-    """A target, its candidate references best recommended first with their scores, and the gray-VGG."""
+    """A target, its candidate references best recommended first with their scores, the gray-VGG, and the ColorNet
+    that colours (None: ``colorize``'s default pipeline for that gray-VGG)."""
 
     target: Photo
     candidates: list[Photo]
     scores: list[float]
     features: GrayVGG
+    net: ColorNet | None = None
     colour_target: bool = field(init=False)
 
     def __post_init__(self) -> None:
@@ -81,14 +86,16 @@ class Session:
         return methods_for(self.features)
 
 
-def make_session(target: Photo, references: Sequence[Photo], features: str | GrayVGG = DEFAULT_FEATURES) -> Session:
-    """Rank ``references`` for ``target`` by retrieval on L* (at short side ``RANK_SIZE``) with ``features``."""
+def make_session(target: Photo, references: Sequence[Photo], features: str | GrayVGG = DEFAULT_FEATURES,
+                 net: ColorNet | None = None) -> Session:
+    """Rank ``references`` for ``target`` by retrieval on L* (at short side ``RANK_SIZE``) with ``features``; the
+    panels are coloured by ``net`` (None: colorize's default pipeline)."""
     if len(references) == 0:
         raise ValueError("no reference: upload one or choose among the shipped photos")
     model = load_extractor(features)
     with torch.no_grad():
         ranked = recommend_photos(model, target.rgb, [r.rgb for r in references], RANK_SIZE)
-    return Session(target, [references[i] for i, _ in ranked], [s for _, s in ranked], model)
+    return Session(target, [references[i] for i, _ in ranked], [s for _, s in ranked], model, net)
 
 
 @dataclass
@@ -103,14 +110,16 @@ class Panel:
 
 
 def compute_panel(session: Session, index: int, size: int = DEFAULT_SIZE, method: str = DEFAULT_METHOD) -> Panel:
-    """Colour the target from candidate ``index`` (0 = best recommended) with the photo pipeline at working
-    size ``size`` (``SIZES``) by ``method`` (one of ``session.methods``; else a ValueError saying why)."""
+    """Colour the target from candidate ``index`` (0 = best recommended) with the session's pipeline at working
+    size ``size`` (16..2048; the page offers ``SIZES``) by ``method`` (one of ``session.methods``; else a ValueError
+    saying why)."""
     if not checks.is_int(index) or not 0 <= index < len(session):
         raise ValueError(f"index must be an int in 0..{len(session) - 1}, got {index!r}")
-    if not checks.is_int(size) or not SIZES[0] <= size <= SIZES[1]:
-        raise ValueError(f"working size must be an int in {SIZES[0]}..{SIZES[1]}, got {size!r}")
+    if not checks.is_int(size) or not 16 <= size <= 2048:
+        raise ValueError(f"working size must be an int in 16..2048, got {size!r}")
     reference = session.candidates[index]
-    c = colorize(session.target.rgb, reference.rgb, features=session.features, size=size, method=method)
+    c = colorize(session.target.rgb, reference.rgb, features=session.features, net=session.net, size=size,
+                 method=method)
     pictures = c.pictures()
     pictures["result"] = resize_long_side(c.rgb, min(RESULT_SIDE, max(c.rgb.shape[-2:]))).clamp(0, 1)
     pipeline = "R'_ab smoothed" if c.colornet == "none" else c.colornet  # the Chooser where it runs
@@ -121,8 +130,8 @@ def compute_panel(session: Session, index: int, size: int = DEFAULT_SIZE, method
 
 
 def panel_png(panel: Panel, dpi: int = 100) -> bytes:
-    """:func:`reprolib.studies.plots.photo_page_figure` of ``panel`` as PNG bytes."""
-    fig = photo_page_figure(panel.pictures, panel.title)
+    """:func:`reprolib.figures.plots.panel_figure` of ``panel`` as PNG bytes."""
+    fig = panel_figure(panel.pictures, panel.title)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
     plt.close(fig)

@@ -1,4 +1,4 @@
-"""The colour-your-own-photos page: its plain functions (reprolib.photo_page) and its widgets."""
+"""The colour-your-own-photos page: its session (reprolib.ui.session) and its widgets (reprolib.ui.page)."""
 import base64
 import datetime
 import io
@@ -7,10 +7,10 @@ import pytest
 import torch
 from PIL import Image
 
-from reprolib import photo_page as page
 from reprolib.colorization.grayvgg_weights import load_extractor
 from reprolib.core.color import lab_to_rgb, rgb_to_lab
-from reprolib.photo_page_widgets import PhotoPage, options_from_query
+from reprolib.ui import session as page
+from reprolib.ui.page import PhotoPage, options_from_query
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,7 @@ def test_bad_settings_say_why(photo_pair, photo_features):
     with pytest.raises(ValueError, match="index"):
         page.compute_panel(session, 1)
     with pytest.raises(ValueError, match="working size"):
-        page.compute_panel(session, 0, size=1024)
+        page.compute_panel(session, 0, size=4096)
     with pytest.raises(ValueError, match="attention"):  # the photo gray-VGG has no relu5_2
         page.compute_panel(session, 0, size=128, method="attention")
     with pytest.raises(ValueError, match="no reference"):

@@ -1,4 +1,4 @@
-"""Uploaded files (reprolib.uploads): every bad upload is one named ImageError, nothing stays on disk."""
+"""Uploaded files (reprolib.ui.uploads): every bad upload is one named ImageError, nothing stays on disk."""
 import io
 import struct
 import tempfile
@@ -8,8 +8,8 @@ import pytest
 import torch
 from PIL import Image
 
-from reprolib import uploads
 from reprolib.core.photos import ImageError
+from reprolib.ui import uploads
 
 
 def _encoded(size=(40, 30), fmt="PNG", mode="RGB") -> bytes:

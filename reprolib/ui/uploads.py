@@ -24,8 +24,8 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from .core import checks
-from .core.photos import MAX_PIXELS, ImageError, load_image
+from ..core import checks
+from ..core.photos import MAX_PIXELS, ImageError, load_image
 
 MAX_UPLOAD_BYTES = 40 * 2**20  # larger files are refused before they are written anywhere
 MAX_UPLOAD_PIXELS = 16_000_000  # the page's limit: colouring at full size takes a few GB above this

@@ -1,6 +1,6 @@
 """The widgets of the colour-your-own-photos page (``make picker`` serves app/exemplar_picker.ipynb with Voila).
 
-:class:`PhotoPage` binds the plain functions of :mod:`reprolib.photo_page` to ipywidgets: two file choosers
+:class:`PhotoPage` binds the plain functions of :mod:`.session` to ipywidgets: two file choosers
 (``FileUpload``: a target; one or more references), the shipped photos as the other choice, the ranked
 candidates with their scores, the "exemplar" slider (arrow keys too), the working size and method controls,
 a progress line while the kernel computes, the panel and a download link for the result at the target's
@@ -19,12 +19,12 @@ from urllib.parse import parse_qs
 
 import torch
 
-from .colorization.colorize import DEFAULT_FEATURES
-from .colorization.grayvgg import VID_LAYERS, GrayVGG
-from .colorization.grayvgg_weights import load_extractor
-from .colorization.pipelines import DEFAULT_METHOD, methods_for
-from .core.photos import list_photos
-from .photo_page import (
+from ..colorization.colorize import DEFAULT_FEATURES
+from ..colorization.grayvgg import VID_LAYERS, GrayVGG
+from ..colorization.grayvgg_weights import load_extractor
+from ..colorization.pipelines import DEFAULT_METHOD, methods_for
+from ..core.photos import list_photos
+from .session import (
     DEFAULT_REFERENCES,
     DEFAULT_SIZE,
     DEFAULT_TARGET,
@@ -81,8 +81,6 @@ class PhotoPage:
                  features: str | GrayVGG = DEFAULT_FEATURES, target: str | Photo = DEFAULT_TARGET,
                  references: Sequence[str] = DEFAULT_REFERENCES):
         """Start with ``target`` (a shipped photo's name, or a Photo) and the shipped ``references`` selected."""
-        import ipywidgets as w
-
         self.features = load_extractor(features)
         methods = methods_for(self.features)
         self.target: Photo = shipped(target) if isinstance(target, str) else target
@@ -94,6 +92,13 @@ class PhotoPage:
         self._thumbnails: list[str] = []  # data: URLs of the candidates' thumbnails, in ranked order
         self._last_status = ""
         self._quiet = False  # set while the page moves its own controls
+        self._controls(size, method, methods, references)
+        self.widget = self._layout(methods)
+        self._rebuild()
+
+    def _controls(self, size: int, method: str, methods: tuple[str, ...], references: Sequence[str]) -> None:
+        """The page's widgets and what each does when a visitor moves it."""
+        import ipywidgets as w
 
         names = list_photos()
         self.target_upload = w.FileUpload(accept=ACCEPT, multiple=False, description="upload a target photo", icon="",
@@ -129,6 +134,10 @@ class PhotoPage:
         for control in (self.size, self.method, self.exemplar):
             control.observe(self._guard(lambda _: self.show()), names="value")
 
+    def _layout(self, methods: tuple[str, ...]):
+        """The page: target and references side by side, then the exemplar, its controls and the panel."""
+        import ipywidgets as w
+
         heading = "<h3 style='margin:0.3em 0 0.1em'>{}</h3>".format
         target = w.VBox([
             w.HTML(heading("1. Target") + f"<small>Gray or colour (a colour photo is used through its lightness "
@@ -141,14 +150,13 @@ class PhotoPage:
                    "(Ctrl-click for several), ranked for the target by retrieval.</small>"),
             w.HBox([self.reference_upload, self.clear_uploads]), self.reference_choice,
         ], layout=w.Layout(width="50%"))
-        self.widget = w.VBox([
+        return w.VBox([
             w.HBox([target, references]), self.message,
             w.HTML(heading("3. Pick the exemplar") + "<small>Move the slider, or focus it and press the arrow "
                    "keys. " + self._method_note(methods) + "</small>"),
             w.HBox([self.exemplar, self.size, self.method]),
             self.ranking, self.status, self.image, self.download,
         ])
-        self._rebuild()
 
     # ------------------------------------------------------------------------------------------- actions
     def _guard(self, action: Callable) -> Callable:

@@ -1,5 +1,6 @@
-"""Every figure of the notebooks, the report (``reproduce``) and the picker but those of Lab colour
-(:mod:`.lab_plots`, notebook 01): each function returns a matplotlib Figure."""
+"""Every figure of the notebooks, the report (``reproduce``), the command line and the pages but those of Lab colour
+(:mod:`.lab`), the loss curves (:mod:`.curves`) and DEC's diagram (:mod:`.diagrams`): each function returns a
+matplotlib Figure."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -14,7 +15,7 @@ from ..colorization.matching import warp
 from ..core.color import lab_to_rgb, rgb_to_lab
 
 
-def _show(ax, image: Tensor, title: str, **kwargs) -> None:
+def show(ax, image: Tensor, title: str, **kwargs) -> None:
     """Draw a (3, H, W) RGB or (H, W) single-channel tensor on ax, without ticks."""
     data = image.detach().cpu()
     ax.imshow(data.permute(1, 2, 0).numpy() if data.dim() == 3 else data.numpy(), **kwargs)
@@ -31,7 +32,7 @@ def feature_maps(features: dict[str, Tensor], channels: int = 4) -> Figure:
         fmap = fmap[0].detach()
         strongest = fmap.flatten(1).std(dim=1).argsort(descending=True)[:channels]  # most varied channels
         for ax, c in zip(row, strongest.tolist()):
-            _show(ax, fmap[c], f"{name} ch {c}  ({fmap.shape[-2]}x{fmap.shape[-1]})", cmap="magma")
+            show(ax, fmap[c], f"{name} ch {c}  ({fmap.shape[-2]}x{fmap.shape[-1]})", cmap="magma")
             fig.colorbar(ax.images[-1], ax=ax, shrink=0.8).ax.tick_params(labelsize=7)
     return fig
 
@@ -48,9 +49,9 @@ def scene_grid(scene, num_classes: int) -> Figure:
     n = len(scene)
     fig, axes = plt.subplots(3, n, figsize=(1.6 * n, 5.0), constrained_layout=True, squeeze=False)
     for i in range(n):
-        _show(axes[0, i], scene.rgb[i], "scene" if i == 0 else "")
-        _show(axes[1, i], scene.L[i, 0], "L*" if i == 0 else "", cmap="gray", vmin=0, vmax=100)
-        _show(axes[2, i], scene.labels[i], "classes" if i == 0 else "", cmap="tab10", vmin=0,
+        show(axes[0, i], scene.rgb[i], "scene" if i == 0 else "")
+        show(axes[1, i], scene.L[i, 0], "L*" if i == 0 else "", cmap="gray", vmin=0, vmax=100)
+        show(axes[2, i], scene.labels[i], "classes" if i == 0 else "", cmap="tab10", vmin=0,
               vmax=max(num_classes - 1, 9), interpolation="nearest")
     _class_legend(fig, num_classes)
     return fig
@@ -61,7 +62,7 @@ def recolorings(versions: dict[str, Tensor]) -> Figure:
     fig, axes = plt.subplots(1, len(versions), figsize=(2.2 * len(versions), 2.4), constrained_layout=True,
                              squeeze=False)
     for ax, (title, rgb) in zip(axes[0], versions.items()):
-        _show(ax, rgb, title)
+        show(ax, rgb, title)
     return fig
 
 
@@ -69,9 +70,9 @@ def photo_matches(target_rgb: Tensor, reference_rgb: Tensor, warped_rgb: Tensor,
     """Target photo (shown gray: its L* is all the matcher sees), reference, and T_L with warped R_ab."""
     fig, axes = plt.subplots(1, 3, figsize=(10, 2.6), constrained_layout=True)
     L = rgb_to_lab(target_rgb)[:1]
-    _show(axes[0], L[0], "target T (L* only)", cmap="gray", vmin=0, vmax=100)
-    _show(axes[1], reference_rgb, "reference R")
-    _show(axes[2], warped_rgb, title)
+    show(axes[0], L[0], "target T (L* only)", cmap="gray", vmin=0, vmax=100)
+    show(axes[1], reference_rgb, "reference R")
+    show(axes[2], warped_rgb, title)
     return fig
 
 
@@ -86,13 +87,13 @@ def method_comparison(target, reference, outs: dict, num_classes: int) -> Figure
     for i in range(n):
         t, r = target[i], reference[i]
         head = (lambda title: title) if i == 0 else (lambda title: "")  # column titles on the first row
-        _show(axes[i, 0], t.rgb[0], head("target T"))
-        _show(axes[i, 1], r.rgb[0], head("reference R"))
-        _show(axes[i, 2], t.labels[0], head("classes of T"), **labels)
+        show(axes[i, 0], t.rgb[0], head("target T"))
+        show(axes[i, 1], r.rgb[0], head("reference R"))
+        show(axes[i, 2], t.labels[0], head("classes of T"), **labels)
         for j, (name, out) in enumerate(outs.items()):
-            _show(axes[i, 3 + 2 * j], warp(r.labels[:, None], out.phi_TR[i:i + 1])[0, 0], head(f"classes, {name}"),
+            show(axes[i, 3 + 2 * j], warp(r.labels[:, None], out.phi_TR[i:i + 1])[0, 0], head(f"classes, {name}"),
                   **labels)
-            _show(axes[i, 4 + 2 * j], lab_to_rgb(torch.cat((t.L[0], out.R_ab_warped[i]))), head(f"T_L + R'_ab, {name}"))
+            show(axes[i, 4 + 2 * j], lab_to_rgb(torch.cat((t.L[0], out.R_ab_warped[i]))), head(f"T_L + R'_ab, {name}"))
     _class_legend(fig, num_classes)
     return fig
 
@@ -106,18 +107,18 @@ def similarity_maps_plot(sims: Tensor, wrong: Tensor, layers: Sequence[str],
 
     L = len(layers)
     fig, axes = plt.subplots(2, L + 1, figsize=(1.9 * (L + 1) + 1.2, 4.2), constrained_layout=True, squeeze=False)
-    _show(axes[0, 0], wrong.float(), "wrong matches", cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    show(axes[0, 0], wrong.float(), "wrong matches", cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     axes[0, 0].legend(handles=[mpatches.Patch(facecolor=c, edgecolor="0.5", label=n)
                                for c, n in (("white", "wrong"), ("black", "correct"))],
                       loc="upper center", bbox_to_anchor=(0.5, -0.02), fontsize=7, ncol=2, frameon=False)
     if round_trip is None:
         axes[1, 0].axis("off")
     else:
-        _show(axes[1, 0], round_trip, "round-trip distance", cmap="viridis", interpolation="nearest")
+        show(axes[1, 0], round_trip, "round-trip distance", cmap="viridis", interpolation="nearest")
         fig.colorbar(axes[1, 0].images[-1], ax=axes[1, 0], shrink=0.8, label="pixels")
     for k, layer in enumerate(layers):
-        _show(axes[0, k + 1], sims[k], f"sim T->R {layer}", cmap="magma", vmin=0, vmax=1)
-        _show(axes[1, k + 1], sims[L + k], f"sim T<->R {layer}", cmap="magma", vmin=0, vmax=1)
+        show(axes[0, k + 1], sims[k], f"sim T->R {layer}", cmap="magma", vmin=0, vmax=1)
+        show(axes[1, k + 1], sims[L + k], f"sim T<->R {layer}", cmap="magma", vmin=0, vmax=1)
     fig.colorbar(axes[0, 1].images[-1], ax=axes[:, 1:], shrink=0.8, label="cosine similarity")
     return fig
 
@@ -139,10 +140,10 @@ def photo_methods(T_L: Tensor, reference_rgb: Tensor, outs: dict) -> Figure:
     batch of one). T_L (1, 1, H, W) in L*."""
     n = 2 + len(outs)
     fig, axes = plt.subplots(1, n, figsize=(2.6 * n, 2.4), constrained_layout=True)
-    _show(axes[0], T_L[0, 0], "target T_L", cmap="gray", vmin=0, vmax=100)
-    _show(axes[1], reference_rgb, "reference R")
+    show(axes[0], T_L[0, 0], "target T_L", cmap="gray", vmin=0, vmax=100)
+    show(axes[1], reference_rgb, "reference R")
     for ax, (name, out) in zip(axes[2:], outs.items()):
-        _show(ax, lab_to_rgb(torch.cat((T_L[0], out.R_ab_warped[0]))), f"T_L + R'_ab, {name}")
+        show(ax, lab_to_rgb(torch.cat((T_L[0], out.R_ab_warped[0]))), f"T_L + R'_ab, {name}")
     return fig
 
 
@@ -155,7 +156,7 @@ def net_input_channels(net_input: Tensor, layers: Sequence[str]) -> Figure:
     for k, (name, ch) in enumerate(zip(names, net_input)):
         ax = axes[k // L, k % L] if k < 2 * L else axes[(k - 2 * L) % 2, L + (k - 2 * L) // 2]
         cmap = "magma" if k < 2 * L else ("gray" if name == "T_L - 50" else "coolwarm")
-        _show(ax, ch, name, cmap=cmap)
+        show(ax, ch, name, cmap=cmap)
     axes[1, L + 1].axis("off")
     return fig
 
@@ -167,8 +168,8 @@ def two_branches(T_L: Tensor, R_ab_warped: Tensor, T_ab_warped: Tensor, T_ab: Te
             ("perceptual input: T_L + R'_ab", R_ab_warped, "its target: ground truth", GT_ab, "R'_ab vs ground truth")]
     fig, axes = plt.subplots(2, 3, figsize=(7.2, 5.4), constrained_layout=True)
     for ax, (title_in, ab_in, title_out, ab_out, title_diff) in zip(axes, rows):
-        _show(ax[0], lab_to_rgb(torch.cat((T_L, ab_in))), title_in)
-        _show(ax[1], lab_to_rgb(torch.cat((T_L, ab_out))), title_out)
+        show(ax[0], lab_to_rgb(torch.cat((T_L, ab_in))), title_in)
+        show(ax[1], lab_to_rgb(torch.cat((T_L, ab_out))), title_out)
         _differs(ax[2], ab_in, ab_out, title_diff)
     return fig
 
@@ -227,21 +228,6 @@ def image_rows(rows: dict, n: int = 8, scale: float = 1.1, columns: Sequence[str
     return fig
 
 
-def picker_panel_figure(panel: dict[str, Tensor], title: str = "") -> Figure:
-    """The pictures of :func:`reprolib.picker.picker_panel` side by side (single-channel ones with magma)."""
-    fig, axes = plt.subplots(1, len(panel), figsize=(2.4 * len(panel), 2.4), constrained_layout=True, squeeze=False)
-    for ax, (name, img) in zip(axes[0], panel.items()):
-        if img.shape[0] == 1:
-            ax.imshow(img[0].numpy(), cmap="magma", vmin=0, vmax=1)
-        else:
-            ax.imshow(img.permute(1, 2, 0).clamp(0, 1).numpy())
-        ax.set_title(name, fontsize=9)
-        ax.axis("off")
-    if title:
-        fig.suptitle(title, fontsize=9)
-    return fig
-
-
 PAGE_CAPTIONS = {
     "target": "target T (its L* only)",
     "reference": "reference R",
@@ -251,9 +237,9 @@ PAGE_CAPTIONS = {
 }
 
 
-def photo_page_figure(pictures: dict[str, Tensor], title: str = "") -> Figure:
-    """The photo page's panel (:func:`reprolib.photo_page.compute_panel`): target, reference, R'_ab and the
-    similarity map (with its colour bar) in a 2 x 2 grid, the result twice as large beside them."""
+def panel_figure(pictures: dict[str, Tensor], title: str = "") -> Figure:
+    """The panel of the pickers and the photo page (:func:`reprolib.ui.session.compute_panel`): target, reference,
+    R'_ab and the similarity map (with its colour bar) in a 2 x 2 grid, the result twice as large beside them."""
     fig = plt.figure(figsize=(12, 5.6), constrained_layout=True)
     grid = fig.add_gridspec(2, 3, width_ratios=(1, 1, 2))
     places = {"target": grid[0, 0], "reference": grid[0, 1], "warped": grid[1, 0], "similarity": grid[1, 1],
@@ -283,7 +269,7 @@ def similarity_figure(sims: Tensor, layers: Sequence[str]) -> Figure:
     fig, axes = plt.subplots(2, L, figsize=(2.0 * L + 0.8, 4.0), constrained_layout=True, squeeze=False)
     image = None
     for k, layer in enumerate(layers):
-        _show(axes[0, k], sims[k], f"sim T->R {layer}", cmap="magma", vmin=0, vmax=1)
+        show(axes[0, k], sims[k], f"sim T->R {layer}", cmap="magma", vmin=0, vmax=1)
         image = axes[1, k].imshow(sims[L + k].detach().cpu().numpy(), cmap="magma", vmin=0, vmax=1)
         axes[1, k].set_title(f"sim T<->R {layer}", fontsize=9)
         axes[1, k].set_xticks([])
@@ -309,9 +295,9 @@ def field_figure(phi_TR: Tensor, reference_rgb: Tensor) -> Figure:
     taken = code.flatten(1)[:, flat].view(3, *phi_TR.shape[-2:])
     warped = reference_rgb.flatten(1)[:, flat].view(3, *phi_TR.shape[-2:])
     fig, axes = plt.subplots(1, 3, figsize=(9.5, 2.8), constrained_layout=True)
-    _show(axes[0], code, "reference positions (red: x, green: y)")
-    _show(axes[1], taken, "phi_T->R: the position each target pixel takes")
-    _show(axes[2], warped.clamp(0, 1), "R(phi_T->R(p))")
+    show(axes[0], code, "reference positions (red: x, green: y)")
+    show(axes[1], taken, "phi_T->R: the position each target pixel takes")
+    show(axes[2], warped.clamp(0, 1), "R(phi_T->R(p))")
     return fig
 
 
@@ -327,7 +313,7 @@ def photo_gallery(items: Sequence[tuple[Tensor, Tensor, Tensor, Tensor]], titles
                   lab_to_rgb(torch.cat((T_L, P_ab[0].to(T_L)))), lab_to_rgb(T[0]))
         for j, (img, head) in enumerate(zip(images, heads)):
             kwargs = dict(cmap="gray", vmin=0, vmax=1) if img.dim() == 2 else {}
-            _show(axes[i, j], img.clamp(0, 1), head if i == 0 else "", **kwargs)
+            show(axes[i, j], img.clamp(0, 1), head if i == 0 else "", **kwargs)
         axes[i, 0].set_ylabel(title, fontsize=7)
     return fig
 
@@ -370,7 +356,7 @@ def _differs(ax, a: Tensor, b: Tensor, title: str) -> None:
     from matplotlib.patches import Patch
 
     wrong = ((a - b).abs().amax(0) > 0.5).float()
-    _show(ax, wrong, f"{title}: {wrong.mean().item():.0%} differ", cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    show(ax, wrong, f"{title}: {wrong.mean().item():.0%} differ", cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     ax.legend(handles=[Patch(facecolor="black", edgecolor="gray", label="same colour"),
                        Patch(facecolor="white", edgecolor="gray", label="other colour")],
               loc="upper center", bbox_to_anchor=(0.5, -0.02), fontsize=7, ncol=2, frameon=False)

@@ -1,9 +1,10 @@
 """The figures of Lab colour (notebook 01 and the "lab" section of ``reproduce``): the channels of a photo in
 RGB and in Lab, a*b* planes with the sRGB gamut, the step uniformity of three colour spaces, and the
-loss-minimising single predictions of a set of plausible colours. Each function returns a matplotlib Figure."""
+loss-minimising single predictions of a set of plausible colours. Each function draws what
+:mod:`reprolib.studies.lab` measured and returns a matplotlib Figure."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import torch
@@ -12,8 +13,7 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from ..core.color import lab_to_rgb, rgb_to_lab
-from .lab import RAMPS, ab_plane, step_sizes
-from .plots import _show
+from .plots import show
 
 # Diverging colour maps for the chrominance channels: a* from green to magenta-red, b* from blue to yellow.
 A_STAR_CMAP = LinearSegmentedColormap.from_list("a*", [(0.0, 0.55, 0.35), (0.95, 0.95, 0.95), (0.85, 0.1, 0.45)])
@@ -25,28 +25,28 @@ def rgb_vs_lab_channels(rgb: Tensor) -> Figure:
     """A photo's R, G, B channels (top) against its L*, a*, b* channels and its chrominance alone (bottom)."""
     lab = rgb_to_lab(rgb)
     fig, axes = plt.subplots(2, 4, figsize=(13, 5.2), constrained_layout=True)
-    _show(axes[0, 0], rgb, "photo (sRGB)")
+    show(axes[0, 0], rgb, "photo (sRGB)")
     scalars = [(axes[0, i + 1], rgb[i], f"{name} (sRGB)", "gray", 0, 1) for i, name in enumerate("RGB")]
     scalars += [(axes[1, 0], lab[0], "L* (what the network sees)", "gray", 0, 100),
                 (axes[1, 1], lab[1], "a* (green - red)", A_STAR_CMAP, -70, 70),
                 (axes[1, 2], lab[2], "b* (blue - yellow)", B_STAR_CMAP, -70, 70)]
     for ax, channel, title, cmap, lo, hi in scalars:
-        _show(ax, channel, title, cmap=cmap, vmin=lo, vmax=hi)
+        show(ax, channel, title, cmap=cmap, vmin=lo, vmax=hi)
         fig.colorbar(ax.images[-1], ax=ax, shrink=0.8)
     ab_alone = torch.cat((torch.full_like(lab[:1], 60.0), lab[1:]))
-    _show(axes[1, 3], lab_to_rgb(ab_alone), "a*, b* alone (L* set to 60)")
+    show(axes[1, 3], lab_to_rgb(ab_alone), "a*, b* alone (L* set to 60)")
     return fig
 
 
-def ab_planes(levels: Sequence[float] = (25.0, 50.0, 75.0, 95.0), extent: float = 110.0) -> Figure:
-    """The a*b* plane at several L*; outside the sRGB gamut a hatched mid-gray background shows through."""
+def ab_planes(planes: Mapping[float, tuple[Tensor, Tensor]], extent: float = 110.0) -> Figure:
+    """The a*b* planes {L*: (sRGB picture, in-gamut mask)} (``studies.lab.ab_planes``, made with ``extent``);
+    outside the sRGB gamut a hatched mid-gray background shows through."""
     from matplotlib.patches import Patch, Rectangle
 
-    fig, axes = plt.subplots(1, len(levels), figsize=(3 * len(levels), 3.6), constrained_layout=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(planes), figsize=(3 * len(planes), 3.6), constrained_layout=True, squeeze=False)
     axes = axes[0]
     outside = dict(facecolor="0.5", edgecolor="0.3", hatch="///", lw=0)
-    for ax, L in zip(axes, levels):
-        rgb, inside = ab_plane(L, extent)
+    for ax, (L, (rgb, inside)) in zip(axes, planes.items()):
         rgba = torch.cat((rgb, inside[None].to(rgb.dtype)))  # transparent outside the gamut
         ax.add_patch(Rectangle((-extent, -extent), 2 * extent, 2 * extent, zorder=0, **outside))
         ax.imshow(rgba.permute(1, 2, 0).numpy(), extent=(-extent, extent, -extent, extent), zorder=1)
@@ -59,15 +59,14 @@ def ab_planes(levels: Sequence[float] = (25.0, 50.0, 75.0, 95.0), extent: float 
     return fig
 
 
-def step_uniformity_plot(n_steps: int = 16) -> Figure:
-    """CIEDE2000 size of each equal step along three ramps, stepping in sRGB, linear RGB or Lab (legend: the
-    coefficient of variation std / mean of the steps)."""
+def step_uniformity_plot(ramps: Mapping[str, Mapping[str, Tensor]]) -> Figure:
+    """CIEDE2000 size of each equal step along each ramp {ramp: {space: step sizes}} (``studies.lab.ramp_steps``),
+    stepping in sRGB, linear RGB or Lab (legend: the coefficient of variation std / mean of the steps)."""
     space_names = {"srgb": "sRGB", "linear_rgb": "linear RGB", "lab": "Lab"}
-    fig, axes = plt.subplots(1, len(RAMPS), figsize=(12, 3.4), constrained_layout=True)
-    for ax, (name, (a, b)) in zip(axes, RAMPS.items()):
-        start, end = torch.tensor(a, dtype=torch.float64), torch.tensor(b, dtype=torch.float64)
+    fig, axes = plt.subplots(1, len(ramps), figsize=(12, 3.4), constrained_layout=True)
+    for ax, (name, by_space) in zip(axes, ramps.items()):
         for space, label in space_names.items():
-            steps = step_sizes(start, end, n_steps, space)
+            steps = by_space[space]
             ax.plot(steps.numpy(), marker="o", ms=3, label=f"{label} (CV {float(steps.std() / steps.mean()):.2f})")
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("step")
