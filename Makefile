@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 OUT    ?= results
 
-.PHONY: install reproduce reproduce-quick test lab picker bench clean-venv
+.PHONY: install reproduce reproduce-quick test lab picker bench docs clean-venv
 
 install: $(STAMP)
 
@@ -33,11 +33,17 @@ PICKER_PORT ?= 8866
 picker: $(STAMP)
 	$(VENV)/bin/voila app/exemplar_picker.ipynb --Voila.config_file_paths=app --Voila.ip=127.0.0.1 --port=$(PICKER_PORT)
 
+# docs/results.json, docs/results.md and the README's headline block from a run's results.json (make reproduce, and
+# make bench for the scaling rows, first)
+docs: $(STAMP)
+	$(PY) -m reprolib.results_tables $(OUT)/results.json
+
 bench: $(STAMP)
 	$(PY) benchmarks/bench_color.py
 	$(PY) benchmarks/bench_scenes.py
 	$(PY) benchmarks/bench_matching.py
 	$(PY) benchmarks/bench_colornet.py
+	$(PY) benchmarks/bench_colorize.py
 	OUT=$(OUT) $(PY) benchmarks/bench_scaling.py
 
 clean-venv:

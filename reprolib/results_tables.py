@@ -2,15 +2,22 @@
 
 :func:`results_page` is the markdown of ``docs/results.md`` (one table per experiment, ``reproduce`` writes it
 as ``results.md`` beside results.json); :func:`headline` the short table at the top of the README. Both are
-pure functions of the dict. Each row is a label and a value, ``str.format`` templates over the experiment's
+pure functions of the dict. :func:`write_docs` (``make docs``, or ``python -m reprolib.results_tables
+results/results.json``) copies a run's results.json to ``docs/`` and writes docs/results.md and the README's
+headline block from it. Each row is a label and a value, ``str.format`` templates over the experiment's
 section (``{rows[full][delta_e2000]:.2f}``): a figure the run lacks prints as "–", and a value none of whose
 figures the run has reads "not measured in this run", so a ``--quick`` run, or one without VGG-16, renders too.
 """
 from __future__ import annotations
 
+import json
 import math
 import string
+import sys
 from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from .core.files import atomic_write_text
 
 NOT_MEASURED = "not measured in this run"
 GAP = "–"  # one missing figure in a row that has others
@@ -332,3 +339,31 @@ def headline(results: dict) -> str:
               ("insertion", "insertion", INSERTION_VISIBILITY)]
     rows = [(title, *render_row(row, _view(name, results.get(name)))) for title, name, row in chosen]
     return _table(("experiment", "measurement", "value"), rows) + "\n"
+
+
+README_BLOCK = ("<!-- headline results: generated from docs/results.json by `make docs` -->\n",
+                "<!-- end of headline results -->\n")
+
+
+def with_headline(readme: str, results: dict) -> str:
+    """The README text with the block between the ``README_BLOCK`` markers replaced by :func:`headline`."""
+    start, end = README_BLOCK
+    if start not in readme or end not in readme:
+        raise ValueError(f"the README has no headline block (lines {start.strip()!r} ... {end.strip()!r})")
+    head, rest = readme.split(start, 1)
+    return head + start + headline(results) + end + rest.split(end, 1)[1]
+
+
+def write_docs(results_json: str | Path, docs: str | Path = "docs", readme: str | Path = "README.md") -> None:
+    """Copy a run's results.json to ``docs``/results.json, then write ``docs``/results.md and the headline block of
+    ``readme`` from it (the files the tests hold against each other)."""
+    results = json.loads(Path(results_json).read_text())
+    docs, readme = Path(docs), Path(readme)
+    text = with_headline(readme.read_text(), results)  # a README without its block fails here, before any write
+    atomic_write_text(docs / "results.json", json.dumps(results, indent=2) + "\n")
+    atomic_write_text(docs / "results.md", results_page(results))
+    atomic_write_text(readme, text)
+
+
+if __name__ == "__main__":
+    write_docs(sys.argv[1] if len(sys.argv) > 1 else "results/results.json")

@@ -24,7 +24,7 @@ For a gray input the three channels differ only by their means, so "caffe_bgr" w
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -283,3 +283,15 @@ def arch_hint(found: Mapping[str, object], convs: Sequence[int]) -> str:
         if sum(arch_convs) == n and tuple(convs) != arch_convs:
             return f"; the file looks like {arch} ({n} conv layers): pass arch='{arch}'"
     return ""
+
+
+def forward_passes(model: GrayVGG, run: Callable[[], object]) -> int:
+    """How many times ``run()`` runs the gray-VGG ``model`` (its first convolution, counted with a forward hook):
+    what computing each image's pyramid once saves (``matching.pyramids``)."""
+    calls = []
+    handle = model.features[0].register_forward_hook(lambda *_: calls.append(1))
+    try:
+        run()
+    finally:
+        handle.remove()
+    return len(calls)

@@ -25,42 +25,18 @@ from ..colorization.grayvgg_weights import load_extractor
 from ..colorization.pipelines import ChooserPipeline, WarpSmoothed
 from ..core.configs import setting
 from ..core.devices import device_of
-from ..world.photo_views import CROP
 from . import loop
-from .photo_pairs import build_cache, described, evaluate_views, mean, sample, sources, warp_keys
+from .photo_pairs import PhotoConfig, build_cache, described, evaluate_views, mean, sample, sources, warp_keys
 
 WARPS = warp_keys(len(FIELDS))
 
 
 @dataclass
-class Config:
-    steps: int = setting(1200, "optimiser steps")
-    batch_size: int = setting(8, "pairs per step, over all processes")
-    size: int = setting(128, "training crop of the cached maps")
-    crop: int = setting(CROP, "the views' side (the protocol's)")
-    width: float = setting(0.125, "width multiplier of DEC's net")
-    lr: float = setting(1e-3, "peak Adam learning rate")
-    hue: float = setting(1.0, "probability of one random a*b* turn per pair")
+class Config(PhotoConfig):
+    """The Chooser's settings: the shared ones (:class:`.photo_pairs.PhotoConfig`), with its own defaults."""
+
     features: str = setting("grayvgg_small_photo", "the gray-VGG whose warps and maps the net learns, a --features "
                                                    "choice of colorize")
-    images: str = setting("shipped", "an image folder (ImageNet-style or flat), 'shipped' (the training photos) or "
-                                     "'fit' (those less the validation photos); never the held-out ones")
-    extra_images: str = setting("", "a second image folder whose images are added to --images")
-    pairs_per_image: int = setting(48, "pairs of two views drawn from each image, matched once")
-    seed: int = setting(0, "seed of the model and the data stream")
-    eval_n: int = setting(4, "held-out pairs per held-out photo for the final CIEDE2000 (0: skip; at most 4)")
-    device: str = setting("cpu", "where the networks train (the held-out evaluation runs on the CPU; one GPU per "
-                                 "torchrun process, nccl)", choices=("cpu", "cuda"))
-
-    def check(self) -> Config:
-        if self.steps < 1 or self.batch_size < 1 or self.pairs_per_image < 1 or not 16 <= self.size <= self.crop:
-            raise ValueError(f"steps, batch_size and pairs_per_image must be >= 1 and size in 16..crop, got "
-                             f"{self.steps}, {self.batch_size}, {self.pairs_per_image}, {self.size}")
-        if not 0.0 <= self.hue <= 1.0:
-            raise ValueError(f"hue must be a probability in 0..1, got {self.hue}")
-        if self.device not in ("cpu", "cuda"):
-            raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
-        return self
 
 
 @dataclass

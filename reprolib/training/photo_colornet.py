@@ -48,9 +48,17 @@ from ..colorization.pipelines import DecColorNet, WarpSmoothed
 from ..core import color
 from ..core.configs import setting
 from ..core.devices import device_of
-from ..world.photo_views import CROP
 from . import loop
-from .photo_pairs import build_cache, described, evaluate_views, matched_views, mean, sample, sources
+from .photo_pairs import (
+    PhotoConfig,
+    build_cache,
+    described,
+    evaluate_views,
+    matched_views,
+    mean,
+    sample,
+    sources,
+)
 
 BRANCHES = ("chrominance", "real", "perceptual")
 CACHE_KEYS = ("sims", "T_L", "T_ab", "W0", "T_ab_w")  # photo_pairs.match_views with the round trip
@@ -58,44 +66,25 @@ CHUNK = 8  # pairs per call of the matchers when the cache is built
 
 
 @dataclass
-class Config:
-    steps: int = setting(1200, "optimiser steps")
-    batch_size: int = setting(8, "pairs per step, over all processes")
-    size: int = setting(128, "training crop of the cached maps")
-    crop: int = setting(CROP, "the views' side (the protocol's)")
-    width: float = setting(0.125, "width multiplier of DEC's net")
-    lr: float = setting(1e-3, "peak Adam learning rate")
-    branches: tuple[str, ...] = setting(("real",), f"branches cycled step by step, some of {', '.join(BRANCHES)} "
-                                        "(real alone measured as well as chrominance,real on validation photos)")
+class Config(PhotoConfig):
+    """The photo ColorNet's settings: the shared ones (:class:`.photo_pairs.PhotoConfig`) and its own."""
+
     hue: float = setting(0.5, "probability of one random a*b* turn per pair (0 lets the net learn usual colours, "
                               "which needs many photos)")
+    branches: tuple[str, ...] = setting(("real",), f"branches cycled step by step, some of {', '.join(BRANCHES)} "
+                                        "(real alone measured as well as chrominance,real on validation photos)")
     alpha: float = setting(0.005, "weight of the perceptual branch's loss (DEC's)")
     perceptual_layer: str = setting("relu5_1", "the colour VGG-16 layer of the perceptual loss")
-    features: str = setting("vgg16", "the gray-VGG whose maps the net learns, a --features choice of colorize")
-    images: str = setting("shipped", "an image folder (ImageNet-style or flat), 'shipped' (the training photos) or "
-                                     "'fit' (those less the validation photos); never the held-out ones")
-    extra_images: str = setting("", "a second image folder whose images are added to --images")
     guided: int = setting(0, "radius of a guided filter layer (guide T_L) trained with the net (0: none)")
-    pairs_per_image: int = setting(48, "pairs of two views drawn from each image, matched once")
     cached: bool = setting(True, "keep the matched pairs in memory (--no-cached: match new pairs every step, "
                                  "for large image folders)")
-    seed: int = setting(0, "seed of the model and the data stream")
-    eval_n: int = setting(4, "held-out pairs per held-out photo for the final CIEDE2000 (0: skip; at most 4)")
-    device: str = setting("cpu", "where the networks train (the held-out evaluation runs on the CPU; one GPU per "
-                                 "torchrun process, nccl)", choices=("cpu", "cuda"))
 
     def check(self) -> Config:
         self.branches = tuple(self.branches)
         unknown = [b for b in self.branches if b not in BRANCHES]
         if unknown or not self.branches:
             raise ValueError(f"branches must be some of {', '.join(BRANCHES)}, got {self.branches}")
-        if self.steps < 1 or self.batch_size < 1 or self.pairs_per_image < 1 or not 16 <= self.size <= self.crop:
-            raise ValueError(f"steps, batch_size and pairs_per_image must be >= 1 and size in 16..crop, got "
-                             f"{self.steps}, {self.batch_size}, {self.pairs_per_image}, {self.size}")
-        if not 0.0 <= self.hue <= 1.0:
-            raise ValueError(f"hue must be a probability in 0..1, got {self.hue}")
-        if self.device not in ("cpu", "cuda"):
-            raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
+        super().check()
         return self
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -29,6 +30,7 @@ from torch import Tensor
 
 from ..colorization.matching import Field, match_fields, warp
 from ..core import color
+from ..core.configs import setting
 from ..core.photos import list_photos
 from ..world.photo_views import CROP, ViewPairs, other_view_pairs, random_views
 
@@ -79,6 +81,40 @@ def described(images: str, extra_images: str = "") -> str:
     """The training images of :func:`sources`, in words (for the provenance)."""
     where = SHIPPED.get(images, images)
     return f"{where} and {extra_images}" if extra_images else where
+
+
+@dataclass
+class PhotoConfig:
+    """The settings every photo trainer shares (``train photo-colornet``, ``train chooser``): the matched pairs of
+    the protocol, their crops, the net's width and the schedule, where it trains and what it is measured on."""
+
+    steps: int = setting(1200, "optimiser steps")
+    batch_size: int = setting(8, "pairs per step, over all processes")
+    size: int = setting(128, "training crop of the cached maps")
+    crop: int = setting(CROP, "the views' side (the protocol's)")
+    width: float = setting(0.125, "width multiplier of DEC's net")
+    lr: float = setting(1e-3, "peak Adam learning rate")
+    hue: float = setting(1.0, "probability of one random a*b* turn per pair")
+    features: str = setting("vgg16", "the gray-VGG whose warps and maps the net learns, a --features choice of "
+                                     "colorize")
+    images: str = setting("shipped", "an image folder (ImageNet-style or flat), 'shipped' (the training photos) or "
+                                     "'fit' (those less the validation photos); never the held-out ones")
+    extra_images: str = setting("", "a second image folder whose images are added to --images")
+    pairs_per_image: int = setting(48, "pairs of two views drawn from each image, matched once")
+    seed: int = setting(0, "seed of the model and the data stream")
+    eval_n: int = setting(4, "held-out pairs per held-out photo for the final CIEDE2000 (0: skip)")
+    device: str = setting("cpu", "where the networks train (the held-out evaluation runs on the CPU; one GPU per "
+                                 "torchrun process, nccl)", choices=("cpu", "cuda"))
+
+    def check(self) -> PhotoConfig:
+        if self.steps < 1 or self.batch_size < 1 or self.pairs_per_image < 1 or not 16 <= self.size <= self.crop:
+            raise ValueError(f"steps, batch_size and pairs_per_image must be >= 1 and size in 16..crop, got "
+                             f"{self.steps}, {self.batch_size}, {self.pairs_per_image}, {self.size}")
+        if not 0.0 <= self.hue <= 1.0:
+            raise ValueError(f"hue must be a probability in 0..1, got {self.hue}")
+        if self.device not in ("cpu", "cuda"):
+            raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
+        return self
 
 
 def warp_keys(k: int) -> tuple[str, ...]:

@@ -7,6 +7,7 @@ from reprolib.colorization import colorize as col
 from reprolib.colorization import pipelines as pipes
 from reprolib.colorization.chooser import FIELDS, chooser_for
 from reprolib.colorization.colornet import colornet_for, colornet_input, predict_ab
+from reprolib.colorization.grayvgg import forward_passes
 from reprolib.colorization.grayvgg_weights import load_extractor
 from reprolib.colorization.matching import FIELD_LAYER, PHOTO_FIELD, match
 from reprolib.colorization.smoothing import smooth_ab
@@ -24,27 +25,16 @@ def lab_pair(photo_pair):
     return rgb_to_lab(t)[None, :1], rgb_to_lab(r)[None]
 
 
-def gray_vgg_passes(model, run) -> int:
-    """How many times ``run()`` runs the gray-VGG (its first convolution, counted with a forward hook)."""
-    calls = []
-    handle = model.features[0].register_forward_hook(lambda *_: calls.append(1))
-    try:
-        run()
-    finally:
-        handle.remove()
-    return len(calls)
-
-
 def test_each_image_goes_through_the_gray_vgg_once(photo_pair, student, lab_pair):
     """The default colorize (the Chooser's three matchers) runs the gray-VGG on T, R and the mirrored R: three
     passes (one feature pass per matcher would be nine); the one-matcher pipelines run it as often."""
     t, r = photo_pair
-    assert gray_vgg_passes(student, lambda: col.colorize(t, r, features=student, size=48)) == 3
-    assert gray_vgg_passes(student, lambda: col.colorize(t, r, features=student, size=48, chooser=False)) == 3
-    assert gray_vgg_passes(student, lambda: col.colorize(t, r, features=student, size=48, method="patchmatch")) == 2
+    assert forward_passes(student, lambda: col.colorize(t, r, features=student, size=48)) == 3
+    assert forward_passes(student, lambda: col.colorize(t, r, features=student, size=48, chooser=False)) == 3
+    assert forward_passes(student, lambda: col.colorize(t, r, features=student, size=48, method="patchmatch")) == 2
     T_L, R_lab = lab_pair
     chooser = pipes.ChooserPipeline(net=chooser_for(student.extractor))
-    assert gray_vgg_passes(student, lambda: chooser.match(student, T_L, R_lab)) == 3
+    assert forward_passes(student, lambda: chooser.match(student, T_L, R_lab)) == 3
 
 
 def test_outputs_equal_one_feature_pass_per_matcher(student, lab_pair):
