@@ -315,7 +315,7 @@ def train(out: str | os.PathLike, *, resume: bool = True, progress: bool = True,
     rank, world, joined = loop.distributed()
     if world > 1 and device not in (None, "cpu"):
         raise ValueError("the synthetic ColorNet trains under torchrun on CPUs only (gloo); on GPUs, train the "
-                         "photo ColorNet (--images) or run one process")
+                         "photo ColorNet (train photo-colornet) or run one process")
     try:
         extractor = None if cfg.mode == "l1_auto" else load_extractor(cfg.grayvgg).extractor
         metrics = loop.fit(TRAINER, cfg, out, command=command, resume=resume, progress=progress,
