@@ -63,7 +63,7 @@ def one_match_rows(model) -> dict[str, Pipeline]:
                                  "warped_reference_smoothed": WarpSmoothed()}
     rows["synthetic_colornet"] = DecColorNet(net=load_colornet(ColorNetWeights.COLORNET_FULL), smoothing="none")
     photo_net = colornet_for(model.extractor)
-    if photo_net is not None:
+    if photo_net is not None and photo_net.name.startswith("colornet_photo"):  # not the synthetic world's net
         rows["photo_colornet"] = DecColorNet(net=photo_net, smoothing="none")
         rows["photo_colornet_smoothed"] = DecColorNet(net=photo_net, smoothing="median_guided")
     return rows

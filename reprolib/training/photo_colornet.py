@@ -61,7 +61,6 @@ from .photo_pairs import (
 )
 
 BRANCHES = ("chrominance", "real", "perceptual")
-CACHE_KEYS = ("sims", "T_L", "T_ab", "W0", "T_ab_w")  # photo_pairs.match_views with the round trip
 CHUNK = 8  # pairs per call of the matchers when the cache is built
 
 

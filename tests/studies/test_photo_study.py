@@ -46,4 +46,7 @@ def test_deterministic_apart_from_timings():
         return {k: v for k, v in row.items() if k != "seconds"}
 
     assert result["n_pairs"] == 2
+    # the synthetic world's gray-VGG has no photo ColorNet and no Chooser: those rows are missing, not filled by its
+    # own (synthetic) ColorNet
+    assert result["missing_rows"] == ["photo_colornet", "photo_colornet_smoothed", "chooser"]
     assert {n: measured(r) for n, r in result["rows"].items()} == {n: measured(r) for n, r in again["rows"].items()}
