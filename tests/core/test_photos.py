@@ -1,7 +1,9 @@
 """reprolib.core.photos: every image mode, every refusal, atomic saving, resizing, and the shipped photographs."""
 from __future__ import annotations
 
+import csv
 import hashlib
+import re
 import struct
 import warnings
 import zlib
@@ -405,16 +407,29 @@ def test_pad_noop_and_validation():
 # ------------------------------------------------------------------------------------- shipped photos
 
 
-def test_checksums_match():
+ORIGINAL_PHOTOS = 16  # the first rows of the manifest; the photos added after them are held out (data/README.md)
+KINDS = {"landscape", "mountain", "sky", "water", "flower", "plant", "animal", "person", "food", "object",
+         "architecture", "city"}
+BW_PHOTOS_DIR = Path(__file__).resolve().parents[2] / "data" / "bw_photos"  # not package data: the checkout only
+
+
+def _check_sums(folder: Path) -> dict[str, str]:
+    """SHA256SUMS of ``folder`` lists every file in it but itself and README.md, and every checksum matches."""
     sums = {}
-    for line in (photos.PHOTOS_DIR / "SHA256SUMS").read_text().splitlines():
+    for line in (folder / "SHA256SUMS").read_text().splitlines():
         digest, name = line.split(maxsplit=1)
         sums[name.lstrip("*")] = digest
-    assert len(sums) == 17 and "MANIFEST.tsv" in sums
+    assert "MANIFEST.tsv" in sums
     for name, digest in sums.items():
-        assert hashlib.sha256((photos.PHOTOS_DIR / name).read_bytes()).hexdigest() == digest, name
-    on_disk = {p.name for p in photos.PHOTOS_DIR.iterdir()}
+        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest, name
+    on_disk = {p.name for p in folder.iterdir()}
     assert on_disk == set(sums) | {"SHA256SUMS", "README.md"}
+    return sums
+
+
+def test_checksums_match():
+    sums = _check_sums(photos.PHOTOS_DIR)
+    assert len(sums) == len(photos.photo_manifest()) + 1  # every photo and MANIFEST.tsv
 
 
 def test_photos_folder_is_the_wheels_package_data_else_the_checkouts_data_folder(monkeypatch, tmp_path):
@@ -432,12 +447,34 @@ def test_photos_folder_is_the_wheels_package_data_else_the_checkouts_data_folder
 def test_manifest_rows_match_files():
     rows = photos.photo_manifest()
     names = photos.list_photos()
-    assert len(rows) == 16 and len(set(names)) == 16
+    assert len(rows) > ORIGINAL_PHOTOS and len(set(names)) == len(rows)
+    readme = (photos.PHOTOS_DIR / "README.md").read_text(encoding="utf-8")
+    originals = readme.split("### The original sixteen")[1].split("### Added later")[0]
+    assert names[:ORIGINAL_PHOTOS] == re.findall(r"^\| `([^`]+)`", originals, re.M)  # the originals come first
     assert {p.name for p in photos.PHOTOS_DIR.glob("*.jpg")} == set(names)
     for row in rows:
         assert row["license"] and row["author"] and row["source_package"], row
-    readme = (photos.PHOTOS_DIR / "README.md").read_text()
+        assert row["kind"] in KINDS, row
+    kinds = [row["kind"] for row in rows]
+    assert all(kinds.count(kind) >= 3 for kind in set(kinds))  # no kind with fewer than three photos
     assert all(f"`{name}`" in readme and row["author"] in readme for name, row in zip(names, rows))
+
+
+def test_bw_photos_gallery():
+    """data/bw_photos: grey-level photographs without ground truth, with their own manifest, credits and checksums."""
+    sums = _check_sums(BW_PHOTOS_DIR)
+    with open(BW_PHOTOS_DIR / "MANIFEST.tsv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    assert rows and set(sums) == {row["file"] for row in rows} | {"MANIFEST.tsv"}
+    assert list(rows[0]) == list(photos.photo_manifest()[0])  # the same columns as data/photos/MANIFEST.tsv
+    readme = (BW_PHOTOS_DIR / "README.md").read_text(encoding="utf-8")
+    for row in rows:
+        assert row["license"] and row["author"] and row["kind"] in KINDS, row
+        assert f"`{row['file']}`" in readme and row["author"] in readme, row
+        with Image.open(BW_PHOTOS_DIR / row["file"]) as im:
+            assert im.mode == "L" and "x".join(map(str, im.size)) == row["size"] and max(im.size) <= 512
+        x = load_image(BW_PHOTOS_DIR / row["file"])
+        assert torch.equal(x[0], x[1]) and torch.equal(x[1], x[2])
 
 
 def test_load_every_shipped_photo():
