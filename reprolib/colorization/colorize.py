@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -36,6 +37,7 @@ from .colornet import ColorNet
 from .grayvgg import GrayVGG
 from .grayvgg_weights import load_extractor
 from .pipelines import COLORIZE_METHODS, DEFAULT_METHOD, plan
+from .references import aspect, join_references
 from .smoothing import DEFAULT_FILTER, FILTERS
 
 DEFAULT_FEATURES = "grayvgg_small_photo"  # the offline gray-VGG of colorize: distilled from VGG-16 on photos, shipped
@@ -49,7 +51,7 @@ class Colorization:
     rgb: Tensor  # (3, H, W) at the target's size: P_L = T_L, P_ab upsampled
     P_ab: Tensor  # (2, h, w) the network's chrominance
     T_L: Tensor  # (1, h, w) the target's luminance at the working size
-    reference_rgb: Tensor  # (3, h', w') the reference at the working size
+    reference_rgb: Tensor  # (3, h', w') the reference at the working size (several: side by side)
     R_ab_warped: Tensor  # (2, h, w) R'_ab = R_ab(phi_T->R(p)) (the photo route's, the first of the Chooser's)
     sims: Tensor  # (10, h, w) sim_T->R then sim_T<->R, relu1_1 ... relu5_1 (0 channels: not made, maps=False)
     phi_TR: Tensor  # (2, h, w) (y, x) into the working-size reference
@@ -95,11 +97,13 @@ def upsample_ab(P_ab: Tensor, T_L_full: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def colorize(target: Tensor, reference: Tensor, features: str | os.PathLike | GrayVGG = DEFAULT_FEATURES,
-             net: ColorNet | None = None, size: int | None = None, method: str = DEFAULT_METHOD,
+def colorize(target: Tensor, reference: Tensor | Sequence[Tensor],
+             features: str | os.PathLike | GrayVGG = DEFAULT_FEATURES, net: ColorNet | None = None,
+             size: int | None = None, method: str = DEFAULT_METHOD,
              smoothing: str | None = None, allow_mismatch: bool = False, colornet: bool = DEFAULT_COLORNET,
-             device: str = "cpu", maps: bool = True, chooser: bool | None = None) -> Colorization:
-    """Colour the gray ``target`` (3, H, W) RGB in [0, 1] (only its L is used) from ``reference`` (3, H', W').
+             device: str = "cpu", maps: bool = True, chooser: bool | None = None, hedge: bool = True) -> Colorization:
+    """Colour the gray ``target`` (3, H, W) RGB in [0, 1] (only its L is used) from ``reference`` (3, H', W'), or
+    from several references at once (a list: side by side, every matcher searching all of them, :mod:`.references`).
 
     The pipeline (:func:`reprolib.colorization.pipelines.plan`): the Chooser where the gray-VGG ``features``
     (:func:`reprolib.colorization.grayvgg_weights.load_extractor`; default: the offline photo extractor) has one and its
@@ -115,20 +119,31 @@ def colorize(target: Tensor, reference: Tensor, features: str | os.PathLike | Gr
     :func:`reprolib.core.devices.resolve_device`) runs the networks and the matching there; the result comes back
     on the CPU. ``maps=False`` skips the similarity maps where no network reads them (``sims`` then has 0
     channels; the CLI makes them only for a net or ``--save-intermediates``): at 1024 x 768 they take about a
-    sixth of the time.
+    sixth of the time. ``hedge`` (the Chooser only): less chroma where its coarse match's cosine says the colour is
+    a guess (:mod:`.confidence`; False: the Chooser's colours everywhere).
     """
-    target, reference = checks.rgb_image(target, "target"), checks.rgb_image(reference, "reference")
+    target = checks.rgb_image(target, "target")
+    references = [reference] if isinstance(reference, Tensor) else list(reference)
+    if not references:
+        raise ValueError("no reference image given")
+    if len(references) == 1:
+        references = [checks.rgb_image(references[0], "reference")]
     check_options(size, method, smoothing)
     where = resolve_device(device)
     model = load_extractor(features)
-    chosen = plan(model, tuple(target.shape[-2:]), tuple(reference.shape[-2:]), size, method, chooser, colornet, net,
-                  allow_mismatch, smoothing)
+    reference_hw = tuple(references[0].shape[-2:]) if len(references) == 1 else aspect(references)
+    chosen = plan(model, tuple(target.shape[-2:]), reference_hw, size, method, chooser, colornet, net,
+                  allow_mismatch, smoothing, hedge=hedge)
     start = time.perf_counter()
     t_lab = rgb_to_lab(resize_short_side(target, chosen.size).clamp(0, 1))
-    r_small = resize_short_side(reference, chosen.size).clamp(0, 1)
+    if len(references) == 1:
+        r_small, splits = resize_short_side(references[0], chosen.size).clamp(0, 1), ()
+    else:
+        r_small, splits = join_references(references, chosen.size)
     pipeline = chosen.pipeline.to(where)
-    P_ab, matched = pipeline.run(model.to(where), t_lab[None, :1].to(where), rgb_to_lab(r_small)[None].to(where), maps)
-    m = [x.cpu()[0] for x in matched[0]]
+    P_ab, matched = pipeline.run(model.to(where), t_lab[None, :1].to(where), rgb_to_lab(r_small)[None].to(where), maps,
+                                 splits)
+    m = [x.cpu()[0] for x in matched[0][:4]]
     rgb = upsample_ab(P_ab.cpu(), rgb_to_lab(target)[:1])
     return Colorization(rgb=rgb, P_ab=P_ab.cpu()[0], T_L=t_lab[:1], reference_rgb=r_small, R_ab_warped=m[2],
                         sims=m[3], phi_TR=m[0], features=model.source, seconds=time.perf_counter() - start,

@@ -17,12 +17,14 @@ where the gray-VGG has a shipped one and its exact search fits ``EXACT_BUDGET``,
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, NamedTuple
 
 from torch import Tensor
 
 from ..core.photos import short_side_size
+from . import confidence
 from .chooser import FIELDS, Chooser, ChooserWeights, chooser_for
 from .colornet import ColorNet, ColorNetWeights, check_pairing, colornet_for, colornet_input, load_colornet, predict_ab
 from .grayvgg import VID_LAYERS, GrayVGG
@@ -82,21 +84,25 @@ class Pipeline:
         """The pipeline with its network on ``device``."""
         return self
 
-    def match(self, model: GrayVGG, T_L: Tensor, R_lab: Tensor, maps: bool = True) -> list[Matched]:
+    def match(self, model: GrayVGG, T_L: Tensor, R_lab: Tensor, maps: bool = True,
+              splits: Sequence[int] = ()) -> list[Matched]:
         """The similarity sub-net for T_L (B, 1, h, w) and R_lab (B, 3, h', w'): one :class:`Matched` per matcher,
-        the similarity maps made when ``maps`` or when ``predict`` reads them."""
+        the similarity maps made when ``maps`` or when ``predict`` reads them; ``splits``: R_lab is several
+        references side by side, these widths (:mod:`.references`)."""
         maps = maps or self.reads_maps
         if self.method == "exact":
-            return match_fields(model, T_L, R_lab, self.fields, maps=maps)
-        return [match(model, T_L, R_lab[:, :1], R_lab[:, 1:], method=self.method, field_layer=FIELD_LAYER, maps=maps)]
+            return match_fields(model, T_L, R_lab, self.fields, maps=maps, splits=splits)
+        return [match(model, T_L, R_lab[:, :1], R_lab[:, 1:], method=self.method, field_layer=FIELD_LAYER, maps=maps,
+                      splits=splits)]
 
     def predict(self, T_L: Tensor, matched: list[Matched]) -> Tensor:
         """P_ab (B, 2, h, w) from T_L and the matches of :meth:`match`."""
         raise NotImplementedError
 
-    def run(self, model: GrayVGG, T_L: Tensor, R_lab: Tensor, maps: bool = True) -> tuple[Tensor, list[Matched]]:
+    def run(self, model: GrayVGG, T_L: Tensor, R_lab: Tensor, maps: bool = True,
+            splits: Sequence[int] = ()) -> tuple[Tensor, list[Matched]]:
         """P_ab and the matches it came from: :meth:`match` then :meth:`predict`."""
-        matched = self.match(model, T_L, R_lab, maps)
+        matched = self.match(model, T_L, R_lab, maps, splits)
         return self.predict(T_L, matched), matched
 
 
@@ -148,6 +154,7 @@ class ChooserPipeline(Pipeline):
 
     net: Chooser | None = None
     smoothing: str = "none"
+    hedge: bool = True  # fall back where the match is not trusted (colorization.confidence)
     name: ClassVar[str] = "chooser"
     working_size: ClassVar[int] = 192  # its training views' side; a 384 x 512 photo in about 2 s on 2 cores
     reads_maps: ClassVar[bool] = True
@@ -170,8 +177,17 @@ class ChooserPipeline(Pipeline):
 
     def predict(self, T_L: Tensor, matched: list[Matched]) -> Tensor:
         p = next(self.net.parameters())
-        P_ab = self.net.choose_matched(T_L.to(p), [Matched(*(x.to(p.device) for x in m)) for m in matched])
+        P_ab = self.net.choose_matched(T_L.to(p), [m.to(p.device) for m in matched])
         return smooth_ab(P_ab, T_L.to(P_ab), self.smoothing)
+
+    def run(self, model: GrayVGG, T_L: Tensor, R_lab: Tensor, maps: bool = True,
+            splits: Sequence[int] = ()) -> tuple[Tensor, list[Matched]]:
+        """P_ab and the matches: the Chooser's prediction, hedged where the photo route's match is not trusted
+        (``hedge``: :func:`~.confidence.hedge`, half the chroma where the coarse match is not close)."""
+        P_ab, matched = super().run(model, T_L, R_lab, maps, splits)
+        if self.hedge:
+            P_ab = confidence.hedge(P_ab, matched[confidence.CONFIDENCE_FIELD].cosine)
+        return P_ab, matched
 
 
 def smoothing_for(net: ColorNet | None) -> str:
@@ -263,7 +279,8 @@ def shipped_chooser(model: GrayVGG, required: bool) -> Chooser | None:
 
 def plan(model: GrayVGG, target_hw: tuple[int, int], reference_hw: tuple[int, int], size: int | None = None,
          method: str = DEFAULT_METHOD, chooser: bool | None = None, colornet: bool = False, net: ColorNet | None = None,
-         allow_mismatch: bool = False, smoothing: str | None = None, budget: int = EXACT_BUDGET) -> Plan:
+         allow_mismatch: bool = False, smoothing: str | None = None, budget: int = EXACT_BUDGET,
+         hedge: bool = True) -> Plan:
     """The pipeline for a target and a reference of these sizes (H, W): the Chooser where gray-VGG ``model`` has
     one (``chooser`` None: when it fits ``budget``; True: it or an error; False: never), DEC's ColorNet with
     ``colornet`` or ``net`` (default: the shipped one trained on ``model``'s maps, :func:`shipped_colornet`), else
@@ -286,7 +303,7 @@ def plan(model: GrayVGG, target_hw: tuple[int, int], reference_hw: tuple[int, in
         side = size or ChooserPipeline.working_size
         why_not = chooser_fits(method, model, *sizes(side), budget)
         if not why_not:
-            return Plan(ChooserPipeline(net=picker, smoothing=smoothing or "none"), side, "")
+            return Plan(ChooserPipeline(net=picker, smoothing=smoothing or "none", hedge=hedge), side, "")
         if chooser:
             raise ValueError(f"{why_not}; use --method auto and a smaller --size, or --no-chooser")
     side = size or Pipeline.working_size

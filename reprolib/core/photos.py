@@ -66,6 +66,7 @@ MAX_PIXELS = 64_000_000  # width * height above this is refused (decompression b
 _ALPHA_MODES = {"LA", "RGBA", "RGBa", "PA"}
 _UINT16_MODES = {"I;16", "I;16B", "I;16L", "I;16N"}
 SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")  # what a folder of images holds
 
 
 class ImageError(ValueError):
@@ -201,7 +202,8 @@ def save_image(rgb: Tensor, path: str | os.PathLike, *, force: bool = False) -> 
 # ---------------------------------------------------------------------------------------------- resizing
 
 
-def _resize(img: Tensor, height: int, width: int) -> Tensor:
+def resize_to(img: Tensor, height: int, width: int) -> Tensor:
+    """Resize (C, H, W) or (B, C, H, W) to height x width: bilinear with antialiasing (no value leaves the range)."""
     batch = img if img.dim() == 4 else img.unsqueeze(0)
     out = F.interpolate(batch, size=(height, width), mode="bilinear", align_corners=False, antialias=True)
     return out if img.dim() == 4 else out.squeeze(0)
@@ -222,7 +224,7 @@ def resize_short_side(img: Tensor, n: int) -> Tensor:
     """
     checks.image(img)
     checks.int_at_least(n, "n")
-    return _resize(img, *short_side_size(*img.shape[-2:], n))
+    return resize_to(img, *short_side_size(*img.shape[-2:], n))
 
 
 def resize_long_side(img: Tensor, n: int) -> Tensor:
@@ -231,8 +233,8 @@ def resize_long_side(img: Tensor, n: int) -> Tensor:
     checks.int_at_least(n, "n")
     h, w = img.shape[-2:]
     if h >= w:
-        return _resize(img, n, max(1, round(w * n / h)))
-    return _resize(img, max(1, round(h * n / w)), n)
+        return resize_to(img, n, max(1, round(w * n / h)))
+    return resize_to(img, max(1, round(h * n / w)), n)
 
 
 def pad_to_multiple(img: Tensor, m: int = 8, *, mode: str = "replicate") -> tuple[Tensor, tuple[int, int]]:

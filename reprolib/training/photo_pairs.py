@@ -31,21 +31,39 @@ from torch import Tensor
 from ..colorization.matching import Field, match_fields, warp
 from ..core import color
 from ..core.configs import setting
-from ..core.photos import list_photos
+from ..core.photos import IMAGE_SUFFIXES, list_photos
 from ..world.photo_views import CROP, ViewPairs, other_view_pairs, random_views
 
 HELDOUT_PHOTOS = ("chelsea.jpg", "friends_by_Aitzol_Berasategi.jpg", "life_by_Aitzol_Berasategi.jpg",
                   "sunset_by_Aitzol_Berasategi.jpg", "coffee.jpg", "Picture_0B_by_freespace.jpg")
+# the ten photos every shipped photo model learned from (the first 16 of the manifest less HELDOUT_PHOTOS)
+TRAIN_PHOTOS = ("astronaut.jpg", "rocket.jpg", "grace_hopper.jpg", "china.jpg", "flower.jpg",
+                "aitzgorri_by_Aitzol_Berasategi.jpg", "picosdeeuropa_by_Aitzol_Berasategi.jpg",
+                "Picture_1A_by_freespace.jpg", "Wine_by_Jakkub_Mede.jpg", "seeding_by_Clements_Engelhardt.jpg")
 VALIDATION_PHOTOS = ("china.jpg", "picosdeeuropa_by_Aitzol_Berasategi.jpg")
+# added photos on which the different-photo settings were chosen (colorization.confidence); not in the tiers' test
+DEVELOPMENT_PHOTOS = ("gcompris_red_panda.jpg", "palapeli_european-honey-bee.jpg", "gcompris_colosseum.jpg",
+                      "scratch_tree.jpg", "scratch_wave.jpg")
 SHIPPED = {"shipped": "the shipped training photos (photo_pairs.train_photos())",
            "fit": "the shipped training photos less the validation photos (photo_pairs.fit_photos())"}
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 GRAY_KEYS = ("sims", "T_L")  # the cache's maps that are not a*b*
 
 
 def train_photos() -> list[str]:
-    """The shipped photos that training may use: every one but ``HELDOUT_PHOTOS``."""
-    return [name for name in list_photos() if name not in HELDOUT_PHOTOS]
+    """The shipped photos that training may use: ``TRAIN_PHOTOS``, in manifest order (photos added to the
+    manifest later are held out until a model is retrained on them and this list says so)."""
+    return [name for name in list_photos() if name in TRAIN_PHOTOS]
+
+
+def unseen_photos() -> list[str]:
+    """Every shipped photo that no shipped model trained on: ``HELDOUT_PHOTOS`` and every photo added since."""
+    return [name for name in list_photos() if name not in TRAIN_PHOTOS]
+
+
+def tier_photos() -> list[str]:
+    """The photos that measure colouring from a different photo (``studies.photo_tiers``): the unseen ones less
+    ``DEVELOPMENT_PHOTOS``."""
+    return [name for name in unseen_photos() if name not in DEVELOPMENT_PHOTOS]
 
 
 def fit_photos() -> list[str]:
@@ -63,7 +81,7 @@ def image_folder(folder: str | Path) -> list[Path]:
     files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not files:
         raise ValueError(f"--images {root} holds no image files ({', '.join(IMAGE_SUFFIXES)})")
-    heldout = sorted({p.name for p in files} & set(HELDOUT_PHOTOS))
+    heldout = sorted({p.name for p in files} & set(unseen_photos()))
     if heldout:
         raise ValueError(f"--images {root} holds held-out photos ({', '.join(heldout)}), on which every photo "
                          f"model is measured; train on a folder without them")

@@ -99,8 +99,9 @@ def _draw_pair(g: torch.Generator, H: int, W: int, crop: int) -> tuple[tuple[int
 
 
 def other_view_pairs(names: Sequence[str], n_per: int = 4, seed: int = 0, crop: int = CROP,
-                     short: int = PHOTO_SHORT) -> ViewPairs:
-    """The protocol "same scene, other view": ``n_per`` pairs per photo, deterministic from (name, seed)."""
+                     short: int = PHOTO_SHORT, mirror: bool = True) -> ViewPairs:
+    """The protocol "same scene, other view": ``n_per`` pairs per photo, deterministic from (name, seed); the
+    reference view mirrored (``mirror``, the photo study's protocol) or not (the same boxes either way)."""
     checks.positive_int(n_per, "n_per")
     T, R, out_names, tb, rb = [], [], [], [], []
     for name in names:
@@ -109,11 +110,11 @@ def other_view_pairs(names: Sequence[str], n_per: int = 4, seed: int = 0, crop: 
         for _ in range(n_per):
             t, r = _draw_pair(g, *lab.shape[-2:], crop)
             T.append(_resized_view(lab, t, False, crop))
-            R.append(_resized_view(lab, r, True, crop))
+            R.append(_resized_view(lab, r, mirror, crop))
             out_names.append(str(name))
             tb.append(t)
             rb.append(r)
-    return ViewPairs(torch.stack(T), torch.stack(R), out_names, tb, rb, [True] * len(T))
+    return ViewPairs(torch.stack(T), torch.stack(R), out_names, tb, rb, [mirror] * len(T))
 
 
 def rotate_hue(lab: Tensor, angle: float) -> Tensor:

@@ -19,7 +19,10 @@ from reprolib.world.photo_views import other_view_pairs
 
 def test_the_splits_are_disjoint_and_complete():
     assert set(pp.HELDOUT_PHOTOS) <= set(list_photos()) and len(pp.HELDOUT_PHOTOS) == 6
-    assert set(pp.train_photos()) == set(list_photos()) - set(pp.HELDOUT_PHOTOS)
+    assert set(pp.train_photos()) == set(list_photos()[:16]) - set(pp.HELDOUT_PHOTOS)
+    assert set(pp.unseen_photos()) == set(list_photos()) - set(pp.train_photos())
+    assert set(pp.DEVELOPMENT_PHOTOS) <= set(pp.unseen_photos()) - set(pp.HELDOUT_PHOTOS)
+    assert not set(pp.tier_photos()) & (set(pp.DEVELOPMENT_PHOTOS) | set(pp.train_photos()))
     assert set(pp.VALIDATION_PHOTOS) <= set(pp.train_photos())
     assert pp.fit_photos() == [n for n in pp.train_photos() if n not in pp.VALIDATION_PHOTOS]
     assert pp.sources("shipped") == pp.train_photos() and pp.sources("fit") == pp.fit_photos()

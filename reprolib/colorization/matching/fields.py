@@ -174,6 +174,15 @@ def upsample_field(phi: Tensor, stride: int, size: tuple[int, int], target_size:
     return out
 
 
+def upsample_cells(values: Tensor, stride: int, size: tuple[int, int]) -> Tensor:
+    """Per-cell values (B, C, h, w) at stride ``stride`` -> per pixel (B, C, H, W) = ``size``: each pixel takes its
+    cell's value (pixels past the last full cell the last cell's), as :func:`upsample_field` does."""
+    h, w = values.shape[-2:]
+    cy = (torch.arange(size[0], device=values.device) // stride).clamp(max=h - 1)
+    cx = (torch.arange(size[1], device=values.device) // stride).clamp(max=w - 1)
+    return values[:, :, cy][:, :, :, cx]
+
+
 def warp(values: Tensor, phi: Tensor) -> Tensor:
     """Warp a per-pixel quantity of R through a field: out(p) = values(phi(p)), e.g. R'_ab from R_ab.
 
