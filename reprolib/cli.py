@@ -12,11 +12,12 @@ import argparse
 import os
 import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import import_module
 from pathlib import Path
 from typing import NamedTuple
 
+from .batch import MAX_REFERENCES
 from .colorization.colorize import DEFAULT_COLORNET, DEFAULT_FEATURES
 from .colorization.grayvgg_weights import GrayVGGWeights
 from .colorization.pipelines import COLORIZE_METHODS, DEFAULT_METHOD
@@ -99,37 +100,88 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _colorize(args: argparse.Namespace) -> int:
-    from .colorization.colorize import colorize
+    """``colorize``: one target file into one output file, or a folder of targets into an output folder; from
+    one reference or several (each ``--reference`` a file or a folder of images, all used jointly)."""
+    from .batch import reference_files
     from .colorization.grayvgg_weights import CHOICES
+
+    if args.features not in CHOICES and not Path(args.features).is_file():
+        raise ValueError(f"features {args.features!r}: not one of {', '.join(CHOICES)} and no such weights file")
+    references = reference_files(args.reference)
+    if Path(args.target).is_dir():
+        return _colorize_folder(args, references)
+    return _colorize_file(args, references)
+
+
+def _colour(args: argparse.Namespace, references: Sequence[Path], maps: bool) -> Callable:
+    """The references read and the gray-VGG loaded, once: a function from a target image to its Colorization."""
+    from functools import partial
+
+    from .batch import load_references
+    from .colorization.colorize import colorize
+    from .colorization.grayvgg_weights import load_extractor
+
+    images = load_references(references)
+    return partial(colorize, reference=images, features=load_extractor(args.features), size=args.size,
+                   method=args.method, smoothing=args.smoothing, allow_mismatch=args.allow_feature_mismatch,
+                   colornet=args.colornet, device=args.device, maps=args.colornet or maps, chooser=args.chooser,
+                   hedge=args.hedge)
+
+
+def _from(references: Sequence[Path]) -> str:
+    return f" from {len(references)} references" if len(references) > 1 else ""
+
+
+def _colorize_file(args: argparse.Namespace, references: Sequence[Path]) -> int:
+    from .batch import describe
     from .core.photos import SAVE_FORMATS, load_image, save_image
 
     out = Path(args.output)
     if out.suffix.lower() not in SAVE_FORMATS:  # checked before any work: nothing is written on error
         raise ValueError(f"{out}: unsupported output extension {out.suffix!r} (use .png, .jpg or .jpeg)")
     _new_output(out, args.force)
-    if args.features not in CHOICES and not Path(args.features).is_file():
-        raise ValueError(f"features {args.features!r}: not one of {', '.join(CHOICES)} and no such weights file")
     if not out.parent.is_dir():
         raise FileNotFoundError(f"{out.parent} is not a folder")
-    for name, given in (("target", args.target), ("reference", args.reference)):
+    for name, given in (("target", args.target), *(("reference", r) for r in references)):
         if Path(given).resolve() == out.resolve():
             raise ValueError(f"--output {out} is the {name} image; choose another file (inputs are never overwritten)")
     intermediates = _intermediates_dir(args.save_intermediates, args.force) if args.save_intermediates else None
-    target, reference = load_image(args.target), load_image(args.reference)
-    result = colorize(target, reference, features=args.features, size=args.size, method=args.method,
-                      smoothing=args.smoothing, allow_mismatch=args.allow_feature_mismatch,
-                      colornet=args.colornet, device=args.device, maps=args.colornet or intermediates is not None,
-                      chooser=args.chooser)
+    target = load_image(args.target)
+    result = _colour(args, references, intermediates is not None)(target)
     save_image(result.rgb, out, force=args.force)
     if result.note:
         print(f"note: {result.note}", file=sys.stderr)
-    print(f"wrote {out} ({result.rgb.shape[2]} x {result.rgb.shape[1]}) in {result.seconds:.2f} s "
-          f"(matching: {result.method}, gray-VGG: {result.features}, net: {result.colornet}, "
-          f"smoothing: {result.smoothing})")
+    print(f"wrote {out} ({result.rgb.shape[2]} x {result.rgb.shape[1]}) in {result.seconds:.2f} s"
+          f"{_from(references)} ({describe(result)})")
     if intermediates is not None:
         _save_intermediates(result, intermediates)
         print(f"wrote {', '.join(INTERMEDIATES)} into {intermediates}")
     return 0
+
+
+def _colorize_folder(args: argparse.Namespace, references: Sequence[Path]) -> int:
+    """Every image of the folder TARGET into the folder --output; unreadable targets skipped and listed (exit
+    status 1 when none was coloured)."""
+    from . import batch
+
+    folder, out = Path(args.target), Path(args.output)
+    if args.save_intermediates:
+        raise ValueError("--save-intermediates takes one target file, not a folder")
+    batch.check_output_folder(out, folder)
+    targets = batch.image_files(folder)
+    if not targets:
+        raise ValueError(f"{folder} holds no image ({', '.join(batch.IMAGE_SUFFIXES)})")
+    outputs = batch.plan_outputs(targets, out, [*targets, *references], args.force)
+    report = batch.run(targets, outputs, _colour(args, references, False), args.force, not args.no_progress)
+    for _, why in report.skipped:
+        print(f"skipped {why}", file=sys.stderr)
+    for note in report.notes:
+        print(f"note: {note}", file=sys.stderr)
+    done, rate = len(report.written), len(report.written) / max(report.seconds, 1e-9)
+    skipped = f"; skipped {len(report.skipped)}: {batch.names(p for p, _ in report.skipped)}" if report.skipped else ""
+    print(f"coloured {done} of {len(targets)} into {out} in {report.seconds:.1f} s ({rate:.2f} images/s)"
+          f"{_from(references)} ({' | '.join(report.pipelines) or 'nothing ran'}){skipped}")
+    return 0 if done else 1
 
 
 INTERMEDIATES = ("warped.png", "similarity.png", "field.png")
@@ -216,9 +268,16 @@ def _add_train(commands, trainers: Sequence[str]) -> None:
 
 def _add_colorize(commands) -> None:
     col = commands.add_parser("colorize", help="colour a gray photo from a colour reference photo")
-    col.add_argument("target", help="the photo to colour (only its luminance is used)")
-    col.add_argument("--reference", required=True, help="the colour exemplar R")
-    col.add_argument("--output", required=True, help="result file (.png, .jpg); never overwritten without --force")
+    col.add_argument("target", help="the photo to colour (only its luminance is used), or a folder: every image in "
+                                    "it (not recursive), each into the folder --output")
+    col.add_argument("--reference", required=True, action="append",
+                     help="the colour exemplar R; repeat it, or name a folder (its images), to colour from several "
+                          f"references at once (at most {MAX_REFERENCES}: the exact search's cost grows with their "
+                          "total width)")
+    col.add_argument("--output", required=True,
+                     help="result file (.png, .jpg), or a folder when TARGET is one (created if missing; a result "
+                          "is named as its target, .png unless the target is a .jpg/.jpeg); never overwritten "
+                          "without --force")
     col.add_argument("--size", type=int, default=None,
                      help="short side for matching and the network (default: 192 with the Chooser, about 2 s on 2 "
                           "cores with the photo gray-VGG; 256 otherwise; the Chooser at 256 measured better still, "
@@ -242,6 +301,10 @@ def _add_colorize(commands) -> None:
                      help="the net that chooses per pixel among the warps of three matchers, the measured best on "
                           "held-out photos (default: on where the gray-VGG has a shipped Chooser and the exact "
                           "route fits, else R'_ab smoothed; --no-chooser: R'_ab smoothed)")
+    col.add_argument("--hedge", action=argparse.BooleanOptionalAction, default=True,
+                     help="with the Chooser, halve the chroma where its match's cosine says the colour is a guess "
+                          "(a reference of another photo; a same-scene one is left as it is); --no-hedge: the "
+                          "Chooser's colours everywhere, more colourful, worse on other photos (default: on)")
     col.add_argument("--colornet", action=argparse.BooleanOptionalAction, default=DEFAULT_COLORNET,
                      help="run DEC's colorization sub-net on one R'_ab and its similarity maps instead (default: off: "
                           "on held-out photos the photo ColorNets did not beat R'_ab smoothed)")
@@ -250,7 +313,9 @@ def _add_colorize(commands) -> None:
     col.add_argument("--save-intermediates", metavar="DIR",
                      help=f"also write {', '.join(INTERMEDIATES)} into DIR: R'_ab on T_L, the similarity maps "
                           "with their colour scale, the field phi_T->R")
-    col.add_argument("--force", action="store_true", help="replace an existing --output file (and intermediates)")
+    col.add_argument("--force", action="store_true",
+                     help="replace existing output files (and intermediates); inputs are never replaced")
+    col.add_argument("--no-progress", action="store_true", help="no progress bar (with a folder of targets)")
     col.set_defaults(run=_colorize)
 
 

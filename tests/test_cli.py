@@ -10,7 +10,7 @@ from reprolib import cli
 from reprolib.cli import main
 from reprolib.colorization import matching
 from reprolib.colorization.grayvgg_weights import grayvgg_small
-from reprolib.core.photos import load_photo, save_image
+from reprolib.core.photos import load_image, load_photo, save_image
 from reprolib.insertion.nets import load_generator
 from reprolib.training import colornet, insertion, loop
 
@@ -229,3 +229,118 @@ def test_the_command_line_imports_a_trainer_only_when_it_runs_one():
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("] [")[0] == "[" and "reprolib.training.grayvgg" in done.stdout
     assert "reprolib.training.chooser" not in done.stdout and "reprolib.training.insertion" not in done.stdout
+
+
+@pytest.fixture(scope="module")
+def photo_folder(tmp_path_factory):
+    """Targets (two photos of other sizes and formats, one broken file, a text file) and a folder of references."""
+    folder = tmp_path_factory.mktemp("batch")
+    (folder / "targets").mkdir()
+    (folder / "refs").mkdir()
+
+    def small(name, hw):
+        return torch.nn.functional.interpolate(load_photo(name)[None], size=hw, mode="area")[0].clamp(0, 1)
+
+    save_image(small("china.jpg", (40, 56)), folder / "targets" / "a.png")
+    save_image(small("coffee.jpg", (48, 36)), folder / "targets" / "b.jpg")
+    (folder / "targets" / "c.png").write_bytes(b"not an image")
+    (folder / "targets" / "readme.txt").write_text("not a target")
+    save_image(small("coffee.jpg", (48, 48)), folder / "refs" / "r1.png")
+    save_image(small("china.jpg", (40, 64)), folder / "refs" / "r2.jpg")
+    return folder
+
+
+def _colorize(*args):
+    return main(["colorize", *map(str, args), "--size", "32", "--no-progress"])
+
+
+def test_colorize_from_several_references_repeated_or_a_folder(tmp_path, photo_files, photo_folder, capsys):
+    t, r = photo_files
+    refs = photo_folder / "refs"
+    assert _colorize(t, "--reference", r, "--output", tmp_path / "one.png") == 0
+    assert " references " not in capsys.readouterr().out
+    assert _colorize(t, "--reference", r, "--reference", refs, "--output", tmp_path / "three.png") == 0
+    assert " s from 3 references (" in capsys.readouterr().out
+    assert _colorize(t, "--reference", refs / "r1.png", "--reference", refs / "r2.jpg", "--output",
+                     tmp_path / "two.png") == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"wrote {tmp_path / 'two.png'} (83 x 61) in ") and " s from 2 references (" in out
+    one, two = load_image(tmp_path / "one.png"), load_image(tmp_path / "two.png")
+    assert one.shape == two.shape == (3, 61, 83) and (one - two).abs().max() > 0.05  # the references were used
+
+
+def test_colorize_refuses_a_bad_reference_before_any_work(tmp_path, photo_files, photo_folder, capsys):
+    t, r = photo_files
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "broken.png").write_bytes(b"not an image")
+    many = tmp_path / "many"
+    many.mkdir()
+    for i in range(9):
+        save_image(torch.rand(3, 16, 16), many / f"{i}.png")
+    for refs, message in (([r, tmp_path / "empty"], "empty is a folder without an image"),
+                          ([r, tmp_path / "broken.png"], "broken.png: "),
+                          ([r, tmp_path / "missing.png"], "missing.png"),
+                          ([many], "9 references given, at most 8: the exact search's cost grows")):
+        for target, out in ((t, tmp_path / "o.png"), (photo_folder / "targets", tmp_path / "out")):
+            assert _colorize(target, *[a for ref in refs for a in ("--reference", ref)], "--output", out) == 2
+            err = capsys.readouterr().err
+            assert err.startswith("error: ") and err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "o.png").exists() and not (tmp_path / "out").exists()
+
+
+def test_colorize_a_folder_skips_unreadable_targets_and_never_overwrites(tmp_path, photo_folder, capsys):
+    targets, out = photo_folder / "targets", tmp_path / "out"
+    args = (targets, "--reference", photo_folder / "refs", "--output", out)
+    assert _colorize(*args) == 0
+    std = capsys.readouterr()
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.jpg"]
+    assert load_image(out / "a.png").shape == (3, 40, 56) and load_image(out / "b.jpg").shape == (3, 48, 36)
+    assert std.out.startswith(f"coloured 2 of 3 into {out} in ") and " from 2 references (matching: " in std.out
+    assert std.out.rstrip().endswith("; skipped 1: c.png")
+    assert std.err.splitlines() == [f"skipped {targets / 'c.png'}: not an image file Pillow can read (unknown or "
+                                    "broken format)"]
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    (out / "a.png").write_bytes(b"mine")  # one existing output refuses the whole batch: nothing is written
+    (out / "b.jpg").unlink()
+    assert _colorize(*args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "holds 1 of the outputs (a.png); pass --force" in err
+    assert sorted(p.name for p in out.iterdir()) == ["a.png"] and (out / "a.png").read_bytes() == b"mine"
+    assert _colorize(*args, "--force") == 0
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # replaced, and the same result again
+
+
+def test_colorize_a_folder_never_writes_over_its_inputs(tmp_path, photo_folder, capsys):
+    targets, refs = photo_folder / "targets", photo_folder / "refs"
+    snapshot = {p: p.read_bytes() for p in (*targets.iterdir(), *refs.iterdir())}
+    for args, message in (((targets, "--reference", refs, "--output", targets, "--force"), "is the target folder"),
+                          ((targets, "--reference", refs, "--output", tmp_path / "o", "--save-intermediates",
+                            tmp_path / "why"), "--save-intermediates takes one target file"),
+                          ((targets, "--reference", refs, "--output", refs / "r1.png"), "is a file")):
+        assert _colorize(*args) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err, err
+    assert all(p.read_bytes() == data for p, data in snapshot.items())
+    assert not (tmp_path / "o").exists() and not (tmp_path / "why").exists()
+    shared = tmp_path / "shared"  # the references' folder as --output: a reference where a result would go is
+    shared.mkdir()                # refused, even with --force; other results may go there, beside the references
+    save_image(torch.rand(3, 20, 20), shared / "a.png")
+    assert _colorize(targets, "--reference", shared, "--output", shared, "--force") == 2
+    assert "would overwrite input files (a.png)" in capsys.readouterr().err
+    (shared / "a.png").rename(shared / "r.png")
+    reference = (shared / "r.png").read_bytes()
+    assert _colorize(targets, "--reference", shared, "--output", shared) == 0
+    assert sorted(p.name for p in shared.iterdir()) == ["a.png", "b.jpg", "r.png"]
+    assert (shared / "r.png").read_bytes() == reference
+
+
+def test_colorize_a_folder_of_unreadable_files_exits_1(tmp_path, photo_files, capsys):
+    _, r = photo_files
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "x.png").write_bytes(b"broken")
+    assert _colorize(tmp_path / "in", "--reference", r, "--output", tmp_path / "out") == 1
+    std = capsys.readouterr()
+    assert std.out.startswith("coloured 0 of 1") and "x.png" in std.err and not (tmp_path / "out").exists()
+    (tmp_path / "in" / "x.png").unlink()
+    assert _colorize(tmp_path / "in", "--reference", r, "--output", tmp_path / "out") == 2
+    assert "holds no image" in capsys.readouterr().err

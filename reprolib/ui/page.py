@@ -2,7 +2,8 @@
 
 :class:`PhotoPage` binds the plain functions of :mod:`.session` to ipywidgets: two file choosers
 (``FileUpload``: a target; one or more references), the shipped photos as the other choice, the ranked
-candidates with their scores, the "exemplar" slider (arrow keys too), the working size and method controls,
+candidates with their scores, the "exemplar" slider (arrow keys too), the "top k" slider (k > 1: the k best
+candidates used jointly instead of one), the working size and method controls,
 a progress line while the kernel computes, the panel and a download link for the result at the target's
 full size (PNG, a ``data:`` URL: nothing is written on the server). Uploads are decoded in memory (a private
 temporary file only while decoding) and the file choosers are emptied once read. A bad upload or setting
@@ -29,6 +30,7 @@ from .session import (
     DEFAULT_SIZE,
     DEFAULT_TARGET,
     SIZES,
+    TOP_MAX,
     Photo,
     Session,
     compute_panel,
@@ -117,6 +119,8 @@ class PhotoPage:
         self.method = w.ToggleButtons(options=methods, value=method if method in methods else methods[0],
                                       description="method", style={"button_width": "110px"})
         self.exemplar = w.IntSlider(value=1, min=1, max=1, description="exemplar", continuous_update=False)
+        self.top = w.IntSlider(value=1, min=1, max=1, description="top k together", continuous_update=False,
+                               style={"description_width": "initial"})
         self.ranking = w.HTML()
         self.status = w.HTML()
         self.image = w.Image(format="png", layout=w.Layout(width="100%", max_width="1200px"))
@@ -131,7 +135,7 @@ class PhotoPage:
         self.reference_upload.observe(self._guard(self._on_reference_upload), names="value")
         self.reference_choice.observe(self._guard(lambda _: self._rebuild()), names="value")
         self.clear_uploads.on_click(self._guard(self._on_clear))
-        for control in (self.size, self.method, self.exemplar):
+        for control in (self.size, self.method, self.exemplar, self.top):
             control.observe(self._guard(lambda _: self.show()), names="value")
 
     def _layout(self, methods: tuple[str, ...]):
@@ -153,8 +157,9 @@ class PhotoPage:
         return w.VBox([
             w.HBox([target, references]), self.message,
             w.HTML(heading("3. Pick the exemplar") + "<small>Move the slider, or focus it and press the arrow "
-                   "keys. " + self._method_note(methods) + "</small>"),
-            w.HBox([self.exemplar, self.size, self.method]),
+                   "keys. Or colour from the k best recommended at once with top k together above 1: side by side, "
+                   "every matcher searching them all. " + self._method_note(methods) + "</small>"),
+            w.HBox([self.exemplar, self.top, self.size, self.method]),
             self.ranking, self.status, self.image, self.download,
         ])
 
@@ -242,39 +247,53 @@ class PhotoPage:
         self.session, self._generation = session, self._generation + 1
         self._thumbnails = [_data_url("image/jpeg", thumbnail_jpeg(p.rgb)) for p in session.candidates]
         self._quietly(self.exemplar, max=len(session), value=1)
+        top = min(TOP_MAX, len(session))
+        self._quietly(self.top, max=top, value=min(self.top.value, top))
         self.show()
 
+    def _chosen(self) -> list[int]:
+        """The candidates of the panel: the exemplar on the slider, or with top k above 1 the k best, jointly."""
+        k = self.top.value
+        return list(range(k)) if k > 1 else [self.exemplar.value - 1]
+
+    def _which(self, chosen: list[int]) -> str:
+        """"exemplar i of n" or "the top k of n jointly", for the status line."""
+        n = len(self.session)
+        return f"the top {len(chosen)} of {n} jointly" if len(chosen) > 1 else f"exemplar {chosen[0] + 1} of {n}"
+
     def show(self) -> None:
-        """The panel of the exemplar on the slider at the chosen working size and method (cached)."""
-        session, index = self.session, self.exemplar.value - 1
-        key = (self._generation, index, self.size.value, self.method.value)
+        """The panel of the exemplar on the slider (or of the top k jointly) at the chosen working size and method
+        (cached)."""
+        session, chosen = self.session, self._chosen()
+        self.exemplar.disabled = len(chosen) > 1  # the top k are used: the exemplar slider has no say
+        key = (self._generation, tuple(chosen), self.size.value, self.method.value)
         if key not in self._cache:
-            self.status.value = (f"{SPINNER} colouring the target from exemplar {index + 1} at working size "
+            self.status.value = (f"{SPINNER} colouring the target from {self._which(chosen)} at working size "
                                  f"{self.size.value} ({self.method.value}) ...")
             with torch.no_grad():
-                panel = compute_panel(session, index, self.size.value, self.method.value)
+                panel = compute_panel(session, chosen, self.size.value, self.method.value)
             self._cache[key] = Shown(panel_png(panel), result_png(panel), tuple(panel.result.shape[-2:]), panel.seconds)
             while len(self._cache) > 1 and sum(len(v.png) + len(v.result) for v in self._cache.values()) > CACHE_BYTES:
                 self._cache.popitem(last=False)
         self._cache.move_to_end(key)
         shown = self._cache[key]
         self.image.value = shown.png
-        self.ranking.value = self._ranking_html(index)
+        self.ranking.value = self._ranking_html(chosen)
         h, w = shown.size
         self.download.value = (f"<a class='jupyter-button widget-button reprolib-download-link' "
-                               f"download='{html.escape(result_filename(session, index))}' "
+                               f"download='{html.escape(result_filename(session, chosen))}' "
                                f"href='{_data_url('image/png', shown.result)}' style='display:inline-block;"
                                f"width:auto;padding:0 1em;text-decoration:none'>download the result "
                                f"(PNG, {w} x {h} px, the target's size)</a>")
-        self._last_status = (f"exemplar {index + 1} of {len(session)}: coloured in {shown.seconds:.1f} s "
+        self._last_status = (f"{self._which(chosen)}: coloured in {shown.seconds:.1f} s "
                              f"(working size {self.size.value}, {self.method.value})")
         self.status.value = self._last_status
 
-    def _ranking_html(self, current: int) -> str:
+    def _ranking_html(self, current: Sequence[int]) -> str:
         cells = []
         for i, (photo, score, thumb) in enumerate(zip(self.session.candidates, self.session.scores,
                                                       self._thumbnails)):
-            border = "3px solid #1976d2" if i == current else "3px solid transparent"
+            border = "3px solid #1976d2" if i in current else "3px solid transparent"
             name = html.escape(photo.name if len(photo.name) <= 24 else photo.name[:21] + "...")
             cells.append(f"<figure style='margin:0 6px 0 0;text-align:center;font-size:11px;line-height:1.3'>"
                          f"<img src='{thumb}' alt='' style='height:72px;border:{border}'><figcaption>"

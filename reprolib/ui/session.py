@@ -5,11 +5,12 @@ panel. The colour-your-own-photos page (:mod:`.page`, which ``make picker`` serv
 A visitor brings a target (gray or colour: a colour photo is used through its L* only) and references
 (uploaded, :mod:`.uploads`, or among the shipped photos). :func:`make_session` ranks the references
 for the target with :func:`reprolib.colorization.retrieval.recommend` (scores kept); :func:`compute_panel`
-colours the target from candidate ``index`` with :func:`reprolib.colorization.colorize.colorize`: its defaults (the
-shipped photo gray-VGG and its Chooser; R'_ab smoothed along T_L where the Chooser's exact search does not fit:
-above about 360 px for a 4:3 photo), or the session's ColorNet when it has one (the picker's), at a working size
-and method; :func:`panel_png` draws its five pictures (``figures.plots.panel_figure``: the similarity map with a
-colour scale) and :func:`result_png` encodes the result at the target's full size.
+colours the target from candidate ``index`` (or from several jointly: the page's "top k") with
+:func:`reprolib.colorization.colorize.colorize`: its defaults (the shipped photo gray-VGG and its Chooser; R'_ab
+smoothed along T_L where the Chooser's exact search does not fit: above about 360 px for a 4:3 photo), or the
+session's ColorNet when it has one (the picker's), at a working size and method; :func:`panel_png` draws its five
+pictures (``figures.plots.panel_figure``: the similarity map with a colour scale) and :func:`result_png` encodes the
+result at the target's full size.
 """
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ SIZES = (128, 512)  # the page's working size control (short side, pixels)
 DEFAULT_SIZE = 192  # colorize's working size for the Chooser (colorization.colorize.DEFAULT_SIZES)
 RANK_SIZE = 256  # short side at which references are ranked, whatever the working size (the order stays put)
 RESULT_SIDE = 640  # the panel shows the full-size result with its long side at most this
+TOP_MAX = 4  # the page's "top k" control: each joint reference widens the exact search (its cost grows with the sum)
 
 
 @dataclass
@@ -109,24 +111,43 @@ class Panel:
     seconds: float
 
 
-def compute_panel(session: Session, index: int, size: int = DEFAULT_SIZE, method: str = DEFAULT_METHOD) -> Panel:
-    """Colour the target from candidate ``index`` (0 = best recommended) with the session's pipeline at working
-    size ``size`` (16..2048; the page offers ``SIZES``) by ``method`` (one of ``session.methods``; else a ValueError
-    saying why)."""
-    if not checks.is_int(index) or not 0 <= index < len(session):
-        raise ValueError(f"index must be an int in 0..{len(session) - 1}, got {index!r}")
+def chosen(session: Session, index: int | Sequence[int]) -> list[int]:
+    """The candidates that ``index`` names (one, or several used jointly), checked: ints in 0..len - 1, each once."""
+    indices = list(index) if isinstance(index, Sequence) else [index]
+    if not indices or len(set(indices)) < len(indices) or not all(
+            checks.is_int(i) and 0 <= i < len(session) for i in indices):
+        raise ValueError(f"index must be an int in 0..{len(session) - 1}, or several different ones, got {index!r}")
+    return indices
+
+
+def compute_panel(session: Session, index: int | Sequence[int], size: int = DEFAULT_SIZE,
+                  method: str = DEFAULT_METHOD) -> Panel:
+    """Colour the target from candidate ``index`` (0 = best recommended), or from several candidates jointly
+    (``index`` a sequence, e.g. ``range(k)``: the top k; colorize puts them side by side and every matcher searches
+    them all), with the session's pipeline at working size ``size`` (16..2048; the page offers ``SIZES``) by
+    ``method`` (one of ``session.methods``; else a ValueError saying why)."""
+    indices = chosen(session, index)
     if not checks.is_int(size) or not 16 <= size <= 2048:
         raise ValueError(f"working size must be an int in 16..2048, got {size!r}")
-    reference = session.candidates[index]
-    c = colorize(session.target.rgb, reference.rgb, features=session.features, net=session.net, size=size,
-                 method=method)
+    references = [session.candidates[i] for i in indices]
+    c = colorize(session.target.rgb, [r.rgb for r in references], features=session.features, net=session.net,
+                 size=size, method=method)
     pictures = c.pictures()
     pictures["result"] = resize_long_side(c.rgb, min(RESULT_SIDE, max(c.rgb.shape[-2:]))).clamp(0, 1)
     pipeline = "R'_ab smoothed" if c.colornet == "none" else c.colornet  # the Chooser where it runs
-    title = (f"exemplar {index + 1}/{len(session)}: {reference.name} (score {session.scores[index]:.3f}); "
-             f"working size {size}, {method if c.method == method else f'{method}: {c.method}'}, {pipeline}, "
-             f"{c.seconds:.1f} s")
+    title = (f"{_exemplars(session, indices)}; working size {size}, "
+             f"{method if c.method == method else f'{method}: {c.method}'}, {pipeline}, {c.seconds:.1f} s")
     return Panel(pictures, c.rgb, title, c.seconds)
+
+
+def _exemplars(session: Session, indices: Sequence[int]) -> str:
+    """"exemplar i/n: NAME (score s)", or for several "exemplars i, j/n jointly: NAME, NAME (scores s, s)"."""
+    names = ", ".join(session.candidates[i].name for i in indices)
+    scores = ", ".join(f"{session.scores[i]:.3f}" for i in indices)
+    numbers = ", ".join(str(i + 1) for i in indices)
+    if len(indices) == 1:
+        return f"exemplar {numbers}/{len(session)}: {names} (score {scores})"
+    return f"exemplars {numbers}/{len(session)} jointly: {names} (scores {scores})"
 
 
 def panel_png(panel: Panel, dpi: int = 100) -> bytes:
@@ -143,9 +164,12 @@ def result_png(panel: Panel) -> bytes:
     return png_bytes(panel.result)
 
 
-def result_filename(session: Session, index: int) -> str:
-    """"<target>_from_<reference>.png", with only letters, digits, '.', '_' and '-'."""
+def result_filename(session: Session, index: int | Sequence[int]) -> str:
+    """"<target>_from_<reference>.png" (several references: "<target>_from_<first>_and_<n - 1>_more.png"), with
+    only letters, digits, '.', '_' and '-'."""
     def stem(name: str) -> str:
         return re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).stem)[:40].strip("._") or "photo"
 
-    return f"{stem(session.target.name)}_from_{stem(session.candidates[index].name)}.png"
+    indices = chosen(session, index)
+    more = f"_and_{len(indices) - 1}_more" if len(indices) > 1 else ""
+    return f"{stem(session.target.name)}_from_{stem(session.candidates[indices[0]].name)}{more}.png"

@@ -3,12 +3,14 @@ import base64
 import datetime
 import io
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from reprolib.colorization.grayvgg_weights import load_extractor
 from reprolib.core.color import lab_to_rgb, rgb_to_lab
+from reprolib.ui import page as page_widgets
 from reprolib.ui import session as page
 from reprolib.ui.page import PhotoPage, options_from_query
 
@@ -100,3 +102,37 @@ def test_the_page_takes_uploads_and_reports_bad_ones(photo_pair, photo_features)
     assert "no reference" in p.message.value and p.exemplar.max == 1  # the last good session stays
     p.target_choice.value = "astronaut.jpg"
     assert "no reference" in p.message.value and "astronaut.jpg" in p.target_info.value
+
+
+def _result_in(link_html: str) -> torch.Tensor:
+    href = link_html.split("href='data:image/png;base64,")[1].split("'")[0]
+    return torch.tensor(np.array(Image.open(io.BytesIO(base64.b64decode(href))).convert("RGB")), dtype=torch.float32)
+
+
+def test_the_top_k_colour_the_target_jointly(photo_pair, photo_features, monkeypatch):
+    t, r = photo_pair
+    monkeypatch.setattr(page_widgets, "compute_panel",  # the page's wiring, at a working size below its slider's
+                        lambda session, chosen, size, method: page.compute_panel(session, chosen, 48, method))
+    p = PhotoPage(size=128, features=photo_features, target=page.Photo("china", t), references=("coffee.jpg",))
+    files = [("turned.png", _png(torch.flip(r, dims=(0,)))), ("mirrored.png", _png(torch.flip(r, dims=(2,))))]
+    p.reference_upload.value = tuple({"name": name, "type": "image/png", "size": len(data), "content": memoryview(data),
+                                      "last_modified": datetime.datetime.now(datetime.timezone.utc)}
+                                     for name, data in files)
+    assert p.top.max == 3 and p.top.value == 1 and not p.exemplar.disabled
+    one = _result_in(p.download.value)
+    p.top.value = 3
+    assert p.exemplar.disabled and p.ranking.value.count("solid #1976d2") == 3 and "_and_2_more.png" in p.download.value
+    assert p.status.value.startswith("the top 3 of 3 jointly: coloured in")
+    joint = _result_in(p.download.value)
+    assert joint.shape == one.shape and (joint - one).abs().mean() > 1  # the other references were used
+
+    panel = page.compute_panel(p.session, range(2), size=32)
+    assert panel.title.startswith("exemplars 1, 2/3 jointly: ") and "(scores " in panel.title
+    assert panel.pictures["reference"].shape[-1] >= 2 * 32  # the two references side by side
+    for bad in ([], [0, 0], [0, 3], 1.0):
+        with pytest.raises(ValueError, match="index must be"):
+            page.compute_panel(p.session, bad, size=32)
+
+    p.clear_uploads.click()  # fewer candidates than k: k follows
+    assert p.message.value == "" and p.top.max == p.top.value == 1 and not p.exemplar.disabled
+    assert p.status.value.startswith("exemplar 1 of 1: coloured in")
