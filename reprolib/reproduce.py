@@ -27,7 +27,16 @@ from tqdm.auto import tqdm
 from .core.files import OutputDir
 from .core.jobs import JOB_THREADS, Job, check_workers, default_workers, run_jobs
 from .results_tables import results_page
-from .studies import colour_eval, features_study, insertion_study, lab_study, matching_study, photo_study, scaling
+from .studies import (
+    colour_eval,
+    different_photos,
+    features_study,
+    insertion_study,
+    lab_study,
+    matching_study,
+    photo_study,
+    scaling,
+)
 from .studies.report import Step
 
 EXPERIMENTS: dict[str, Callable[[OutputDir, bool, Step], tuple[dict, str]]] = {
@@ -37,6 +46,7 @@ EXPERIMENTS: dict[str, Callable[[OutputDir, bool, Step], tuple[dict, str]]] = {
     "colorization": colour_eval.run,
     "insertion": insertion_study.run,
     "photos": photo_study.run,
+    "photo_tiers": different_photos.run,
     "scaling": scaling.run,
 }
 OPTIONAL = ("scaling",)  # timings that need a quiet machine and minutes: run when named (make bench)
@@ -49,6 +59,7 @@ JOBS: dict[str, Callable[[bool, str], dict[str, Job]]] = {
     "colorization": lambda quick, device: colour_eval.jobs(quick),
     "insertion": lambda quick, device: insertion_study.jobs(quick, device),
     "photos": lambda quick, device: photo_study.jobs(quick),
+    "photo_tiers": lambda quick, device: different_photos.jobs(quick),
 }
 
 

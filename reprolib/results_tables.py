@@ -30,6 +30,7 @@ TITLES = {  # results.json key -> section title, in the README's order
     "scaling": "Scaling with the pixel count (`make bench`)",
     "colorization": "Colorization in the synthetic world (notebook 03)",
     "photos": "Photographs (notebook 05)",
+    "photo_tiers": "Colour from a different photo: tiers A-D (notebook 05)",
     "insertion": "Inserting Videos into Videos: the pair discriminator (notebook 04)",
 }
 COMMANDS = {name: f"`python -m reprolib reproduce --only {name}`" for name in TITLES}
@@ -196,6 +197,51 @@ PHOTOS: tuple[Row, ...] = (
     PHOTOS_CROSS,
 )
 
+TIER_ROWS = ("hedged", "chooser", "gray", "tint", "reinhard", "welsh")
+TIERS = {"A_mirrored": "A, same scene, mirrored reference", "A_not_mirrored": "A, same scene, not mirrored",
+         "B_120": "B, the reference's a*b* turned by 120 degrees", "B_240": "B, turned by 240 degrees",
+         "C_same_kind": "C, another photo of the same kind", "C_other_kind": "C, another photo of another kind"}
+
+
+def tier_row(extractor: str, tier: str, first: bool) -> Row:
+    """One tier's CIEDE2000 (and 95 % interval of the default) with one extractor."""
+    where = f"extractors[{extractor}][tiers][{tier}]"
+    label = (f"{TIERS[tier]}, {EXTRACTORS.get(extractor, extractor)}, {{{where}[n_pairs]}} pairs: CIEDE2000 "
+             "hedged (the default) [95 % interval] / Chooser unhedged (before) / gray / tint / Reinhard / Welsh"
+             if first else f"{TIERS[tier]}, {{{where}[n_pairs]}} pairs")
+    return label, (f"{{{where}[rows][hedged][delta_e2000]:.2f}} [{{{where}[rows][hedged][delta_e2000_ci95][0]:.2f}}"
+                   f", {{{where}[rows][hedged][delta_e2000_ci95][1]:.2f}}] / "
+                   + _each(f"{{{where}[rows][NAME][delta_e2000]:.2f}}", TIER_ROWS[1:]))
+
+
+def tier_colour_row(extractor: str) -> Row:
+    """C same kind: colourfulness against the truth's and "follows its reference", default and before."""
+    where = f"extractors[{extractor}][tiers][C_same_kind][rows]"
+    return (f"C same kind, {EXTRACTORS.get(extractor, extractor)}: colourfulness / the truth's, and share of targets "
+            "whose output is closer to its own reference than to another's: hedged / Chooser unhedged / Welsh",
+            _each(f"{{{where}[NAME][colorfulness_ratio]:.2f}}, {{{where}[NAME][follows]:.0%}}",
+                  ("hedged", "chooser", "welsh")))
+
+
+TIERS_SHARED: tuple[Row, ...] = (
+    ("several references (offline student, {several_references[targets]} targets with three same-kind references),"
+     " CIEDE2000: the best single one (oracle) / the mean single one / the first two joined / three joined",
+     _each("{several_references[rows][NAME]:.2f}", ("best_single", "mean_single", "joined_2", "joined_3"))),
+    ("retrieval's first choice among {retrieval[candidates_per_target]} tier photos against random ones, CIEDE2000 "
+     "({retrieval[targets]} targets; share where the first choice is better)",
+     "{retrieval[retrieval_first_choice]:.2f} / {retrieval[random_reference]:.2f} ({retrieval[retrieval_wins]:.0%})"),
+)
+
+
+def tier_rows(section: Mapping) -> tuple[Row, ...]:
+    """The photo_tiers rows: each tier per extractor the run had, C's colour, several references, retrieval."""
+    out: list[Row] = []
+    for extractor in photo_extractors(section):
+        out += [tier_row(extractor, tier, i == 0) for i, tier in enumerate(TIERS)]
+        out.append(tier_colour_row(extractor))
+    return (*out, *TIERS_SHARED)
+
+
 WITHOUT, WITH = "without_pair_discriminator", "with_pair_discriminator"
 INSERTION_VISIBILITY: Row = (
     "the object's visibility on real pairs (mean Delta E to r_B over its mask): ground truth / without / with "
@@ -254,6 +300,8 @@ def photo_extractors(photos: object) -> tuple[str, ...]:
 
 def _rows(name: str, section: Mapping) -> tuple[Row, ...]:
     """The page's rows of experiment ``name``: the photos' depend on the extractors the run had."""
+    if name == "photo_tiers":
+        return tier_rows(section)
     if name != "photos":
         return ROWS[name]
     return (*(photo_rows(e, i == 0) for i, e in enumerate(photo_extractors(section))), *PHOTOS)
@@ -335,6 +383,8 @@ def headline(results: dict) -> str:
               ("matching", "matching", MATCHING_AGREEMENT),
               *(("photos", "photos", headline_photo_row(e)) for e in photo_extractors(results.get("photos"))),
               ("photos", "photos", PHOTOS_CROSS),
+              ("colour from another photo", "photo_tiers", tier_row("offline", "C_same_kind", True)),
+              ("colour from another photo", "photo_tiers", tier_row("offline", "C_other_kind", False)),
               ("insertion", "insertion", INSERTION_HEADLINE),
               ("insertion", "insertion", INSERTION_VISIBILITY)]
     rows = [(title, *render_row(row, _view(name, results.get(name)))) for title, name, row in chosen]

@@ -42,7 +42,7 @@ def test_a_changed_figure_changes_the_tables(results):
 
 def test_the_headline(results):
     table = headline(results)
-    assert len(table.splitlines()) == 2 + 7
+    assert len(table.splitlines()) == 2 + 9
     assert "VGG-16: Chooser (the default) against gray / Welsh / R'_ab smoothed | 3.03 against 13.83 / 6.78 / 3.41 |" \
         in table
 
@@ -58,13 +58,13 @@ def test_missing_sections_rows_and_figures_say_so(results):
     assert "| 13.83 / 6.78 / 4.30 / 3.79 / 6.65 / 4.01 / 3.57 / – |" in page
     assert "| 9.5 / 26.6 / – / 39.8 ms" in page
     assert "VGG-16: Chooser (the default) against gray / Welsh / R'_ab smoothed | not measured in this run |" in table
-    assert table.count(NOT_MEASURED) == 3  # VGG-16 and the two insertion rows
+    assert table.count(NOT_MEASURED) == 5  # VGG-16, the two insertion rows and the two tier rows (not in RUN)
 
 
 def test_an_empty_or_quick_run_renders():
     page = results_page({})
-    assert page.count("Not in this run") == 7 and "How this run was made is not recorded" in page
-    assert headline({}).count(NOT_MEASURED) == 7
+    assert page.count("Not in this run") == 8 and "How this run was made is not recorded" in page
+    assert headline({}).count(NOT_MEASURED) == 9
     cell = {"colorize_s": 8.94, "colorize_peak_mb": 1331.0, "features_s": 6.71, "colorize_over_features": 1.33}
     quick = {"scaling": {"cells": {"vgg16/patchmatch/768x1024": cell, "photo/patchmatch/768x1024": {"skipped": "x"}}},
              "meta": {"runs": {"scaling": {"command": "python -m reprolib reproduce --quick --only scaling",
@@ -89,3 +89,15 @@ def test_reproduce_writes_the_results_page(tmp_path, monkeypatch):
     assert "Not in this run: `python -m reprolib reproduce --only lab`" in page
     assert "`results.md`" in (tmp_path / "out" / "REPORT.md").read_text()
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["REPORT.md", "report", "results.json", "results.md"]
+
+
+def test_the_tier_rows_read_the_shipped_study():
+    """The photo_tiers rows: every tier per extractor, C's colour, several references and retrieval, from the study
+    that docs/results.json holds."""
+    from reprolib.studies.different_photos import shipped
+
+    page = results_page({"photo_tiers": shipped()})
+    tiers = shipped()["extractors"]["offline"]["tiers"]
+    hedged = tiers["C_same_kind"]["rows"]["hedged"]
+    assert f"| {hedged['delta_e2000']:.2f} [{hedged['delta_e2000_ci95'][0]:.2f}, " in page
+    assert page.count("| A, same scene, mirrored reference") == 2 and NOT_MEASURED not in page.split("## Colour")[1]

@@ -35,17 +35,22 @@ def _box(ax, x: float, y: float, w: float, h: float, label: str, colour: str) ->
     ax.text(x + w / 2, y + h / 2, label, ha="center", va="center", fontsize=8.5)
 
 
+def _arrows(ax, stages: dict, arrows: tuple) -> None:
+    """An arrow from the right side of each stage a to the left side of stage b, for each (a, b) of ``arrows``."""
+    for a, b in arrows:
+        xa, ya, wa, ha = stages[a][:4]
+        xb, yb, _, hb = stages[b][:4]
+        ax.annotate("", xy=(xb - 0.05, yb + hb / 2), xytext=(xa + wa + 0.05, ya + ha / 2),
+                    arrowprops=dict(arrowstyle="-|>", color="#333333", lw=1.4))
+
+
 def dec_pipeline(training: bool = True) -> Figure:
     """DEC's Fig. 2 as boxes and arrows (``training``: with the two training branches below)."""
     fig, ax = plt.subplots(figsize=(12, 4.6 if training else 2.6))
     for name, (x, y, w, h, label, colour) in STAGES.items():
         if training or name not in ("chrominance", "perceptual"):
             _box(ax, x, y, w, h, label, colour)
-    for a, b in ARROWS:
-        xa, ya, wa, ha = STAGES[a][:4]
-        xb, yb, _, hb = STAGES[b][:4]
-        ax.annotate("", xy=(xb - 0.05, yb + hb / 2), xytext=(xa + wa + 0.05, ya + ha / 2),
-                    arrowprops=dict(arrowstyle="-|>", color="#333333", lw=1.4))
+    _arrows(ax, STAGES, ARROWS)
     if training:
         for name, target in (("chrominance", "similarity"), ("perceptual", "colornet")):
             x, y, w, h = STAGES[name][:4]
@@ -58,5 +63,37 @@ def dec_pipeline(training: bool = True) -> Figure:
     ax.set_aspect("equal")
     ax.axis("off")
     ax.set_title("Deep Exemplar-based Colorization (He et al. 2018, Fig. 2): the pipeline", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+# the photo pipeline of colorize (notebook 05): (x, y, width, height, label, colour)
+PHOTO_STAGES = {
+    "inputs": (0.1, 1.1, 1.6, 1.5, "$T_L$\n$R^1 \\,|\\, R^2 \\ldots$\n(one or several\nreferences)", "#e8e8e8"),
+    "vgg": (2.2, 1.1, 1.7, 1.5, "gray-VGG, once\nper image: $T$, $R$,\nmirrored $R$", "#dbe9f6"),
+    "matchers": (4.4, 0.2, 2.2, 3.3, "three exact matchers\n(hypercolumns, mirrored\ncandidates)\n\n"
+                 "$R'^{1}_{ab}$: relu3_1+4_1+5_1\n$R'^{2}_{ab}$: relu2_1+3_1+4_1\n$R'^{3}_{ab}$: relu4_1+5_1\n"
+                 "+ 10 maps each", "#dbe9f6"),
+    "chooser": (7.1, 1.0, 2.1, 1.7, "Chooser: softmax\nweights over $R'^{k}_{ab}$\n+ residual, then a\n"
+                "guided filter on $T_L$", "#fde9d9"),
+    "hedge": (9.7, 1.0, 1.6, 1.7, "hedge: less chroma\nwhere the match's\ncosine is low", "#fde9d9"),
+    "output": (11.8, 1.1, 1.1, 1.5, "$P_{ab}$\nupsampled,\n$(T_L, P_{ab})$", "#e8e8e8"),
+}
+PHOTO_ARROWS = (("inputs", "vgg"), ("vgg", "matchers"), ("matchers", "chooser"), ("chooser", "hedge"),
+                ("hedge", "output"))
+
+
+def photo_pipeline() -> Figure:
+    """``colorize``'s default on photographs as boxes and arrows: matchers -> warps -> Chooser -> guided filter ->
+    hedge (:mod:`reprolib.colorization.pipelines`, :mod:`reprolib.colorization.confidence`)."""
+    fig, ax = plt.subplots(figsize=(13, 3.6))
+    for x, y, w, h, label, colour in PHOTO_STAGES.values():
+        _box(ax, x, y, w, h, label, colour)
+    _arrows(ax, PHOTO_STAGES, PHOTO_ARROWS)
+    ax.set_xlim(0, 13)
+    ax.set_ylim(0, 3.7)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title("colorize's default on photographs (a deviation from DEC's single-warp sub-net)", fontsize=10)
     fig.tight_layout()
     return fig

@@ -41,3 +41,35 @@ def mean_delta_e2000(lab: Tensor, reference_lab: Tensor) -> Tensor:
     if lab.shape != reference_lab.shape:
         raise ValueError(f"lab and reference_lab differ in shape: {tuple(lab.shape)} vs {tuple(reference_lab.shape)}")
     return color.delta_e2000(lab, reference_lab).mean(dim=(-2, -1))
+
+
+HIS_BINS = 21  # the a*b* histogram of the histogram intersection similarity: 21 x 21 bins over [-110, 110]^2
+
+
+def ab_histogram(ab: Tensor, bins: int = HIS_BINS) -> Tensor:
+    """The normalised 2-D histogram (bins, bins) of the a*b* of an image (2, H, W): a*b* / 110 clipped to
+    [-1, 1], bins of equal width, counts summing to 1."""
+    if ab.dim() != 3 or ab.shape[0] != 2:
+        raise ValueError(f"ab must be shaped (2, H, W), got {tuple(ab.shape)}")
+    x = ((ab.float() / 110).clamp(-1, 1) + 1) / 2 * bins
+    idx = x.long().clamp(0, bins - 1)
+    flat = (idx[0] * bins + idx[1]).flatten()
+    return torch.bincount(flat, minlength=bins * bins).float().div(flat.numel()).view(bins, bins)
+
+
+def histogram_intersection(ab: Tensor, other_ab: Tensor, bins: int = HIS_BINS) -> float:
+    """HIS = sum over bins of min(h, h'): the a*b* histograms' overlap, 1 for the same colour distribution, 0 for
+    disjoint ones (images of any sizes)."""
+    return torch.minimum(ab_histogram(ab, bins), ab_histogram(other_ab, bins)).sum().item()
+
+
+def bootstrap_interval(values, n: int = 2000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+    """The percentile bootstrap interval of the mean of ``values`` (resampled ``n`` times with a seeded generator):
+    the ``level`` interval over pairs."""
+    v = torch.as_tensor(list(values), dtype=torch.float64)
+    if v.numel() == 0:
+        raise ValueError("no values to bootstrap")
+    g = torch.Generator().manual_seed(seed)
+    means = v[torch.randint(0, v.numel(), (n, v.numel()), generator=g)].mean(1)
+    lo, hi = torch.quantile(means, torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=torch.float64)).tolist()
+    return lo, hi

@@ -38,6 +38,7 @@ from ..colorization.grayvgg_weights import grayvgg_small
 from ..core import checks, color
 from ..core.photos import list_photos, load_photo, resize_short_side
 from ..core.seeds import heldout_seed
+from ..training.photo_pairs import HELDOUT_PHOTOS, TRAIN_PHOTOS
 from ..world import scenes
 from ..world.classes import NUM_PALETTES, PALETTE_TABLE, class_presence
 from . import report
@@ -68,9 +69,11 @@ def nearest_palette_error(T_L: Tensor, P_ab: Tensor, labels: Tensor) -> Tensor:
 
 
 def photo_references(n: int, size: int) -> tuple[Tensor, Tensor]:
-    """``n`` unrelated references (R_L, R_ab): the shipped photographs in turn, centre-cropped to ``size``."""
+    """``n`` unrelated references (R_L, R_ab): the sixteen original photographs in turn (the training and held-out
+    ones of ``photo_pairs``; not those added since, so that the study measures what it always has), centre-cropped
+    to ``size``."""
     crops = []
-    for name in list_photos():
+    for name in [p for p in list_photos() if p in (*TRAIN_PHOTOS, *HELDOUT_PHOTOS)]:
         img = resize_short_side(load_photo(name), size)
         y, x = (img.shape[-2] - size) // 2, (img.shape[-1] - size) // 2
         crops.append(img[:, y:y + size, x:x + size])
