@@ -97,6 +97,8 @@ def _reference_features(model, R_L: Tensor, layers: tuple[str, ...], splits: Seq
     feats = [model(p.flip(-1), layers) if mirror else model(p, layers) for p in pieces]
     if mirror:
         feats = [{k: v.flip(-1) for k, v in f.items()} for f in feats]
+    if len(feats) == 1:
+        return feats[0]
     return {k: torch.cat([f[k] for f in feats], -1) for k in feats[0]}
 
 
