@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from ..colorization.confidence import CONFIDENCE_FIELD, hedge
 from ..colorization.grayvgg_weights import load_extractor
 from ..colorization.pipelines import plan
 from ..colorization.references import join_references
@@ -49,6 +50,12 @@ class Runner:
             return self.pipeline.run(self.model, T_L, references[0])
         joined = join_references([color.lab_to_rgb(r[0]).clamp(0, 1) for r in references], TIER_SIZE)
         return self.pipeline.run(self.model, T_L, color.rgb_to_lab(joined.rgb)[None], splits=joined.splits)
+
+
+def before_and_after(run: Runner, T_L: Tensor, R_lab: Tensor) -> dict[str, Tensor]:
+    """The Chooser's P_ab unhedged and hedged, from one match (``run`` unhedged)."""
+    P_ab, matched = run(T_L, [R_lab])
+    return {"Chooser (before)": P_ab, "hedged (default)": hedge(P_ab, matched[CONFIDENCE_FIELD].cosine)}
 
 
 def _error(T_lab: Tensor, P_ab: Tensor) -> float:
@@ -104,14 +111,12 @@ def c_gallery(choice: str) -> list[dict]:
     """The first same-kind pair of each of ``GALLERY_KINDS`` among the tier photos: target, reference, the
     Chooser unhedged and hedged, gray, and the truth, with each output's CIEDE2000."""
     kinds = photo_kinds()
-    plain, hedged = Runner(choice, hedge=False), Runner(choice)
+    plain = Runner(choice, hedge=False)
     rows = []
     for kind in GALLERY_KINDS:
         names = [n for n in tier_photos() if kinds[n] == kind]
         p = different_photo_pairs(names, kinds, same_kind=True)[0]
-        outs = {"Chooser (before)": plain(p.T_lab[:, :1], [p.R_lab])[0],
-                "hedged (default)": hedged(p.T_lab[:, :1], [p.R_lab])[0],
-                "gray": torch.zeros(1, 2, *p.T_lab.shape[-2:])}
+        outs = before_and_after(plain, p.T_lab[:, :1], p.R_lab) | {"gray": torch.zeros(1, 2, *p.T_lab.shape[-2:])}
         rows.append({"title": f"{p.target.rsplit('.', 1)[0]} from {p.reference.rsplit('.', 1)[0]}", "T_lab": p.T_lab,
                      "R_lab": p.R_lab, "outputs": outs, "truth": p.T_lab,
                      "errors": {k: _error(p.T_lab, v) for k, v in outs.items()}})
@@ -132,15 +137,14 @@ def d_gallery(choice: str) -> list[dict]:
     """Each black-and-white photo (:func:`bw_photos`) coloured from retrieval's first choice among the tier photos
     of its kind, by the Chooser unhedged and hedged (no truth)."""
     kinds = photo_kinds()
-    plain, hedged = Runner(choice, hedge=False), Runner(choice)
+    plain = Runner(choice, hedge=False)
     rows = []
     for path, kind in bw_photos():
         T_lab = photo_lab(load_image(path), TIER_SIZE)[None]
         pool = [n for n in tier_photos() if kinds[n] == kind] or tier_photos()
         labs = [photo_lab(n, TIER_SIZE)[None] for n in pool]
         best = recommend(plain.model, T_lab[:, :1], [x[:, :1] for x in labs])[0][0]
-        outs = {"Chooser (before)": plain(T_lab[:, :1], [labs[best]])[0],
-                "hedged (default)": hedged(T_lab[:, :1], [labs[best]])[0]}
+        outs = before_and_after(plain, T_lab[:, :1], labs[best])
         rows.append({"title": f"{path.stem} from {pool[best].rsplit('.', 1)[0]}", "T_lab": T_lab, "R_lab": labs[best],
                      "outputs": outs, "truth": None, "errors": {}})
     return rows
