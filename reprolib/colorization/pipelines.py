@@ -28,7 +28,19 @@ from . import confidence
 from .chooser import FIELDS, Chooser, ChooserWeights, chooser_for
 from .colornet import ColorNet, ColorNetWeights, check_pairing, colornet_for, colornet_input, load_colornet, predict_ab
 from .grayvgg import VID_LAYERS, GrayVGG
-from .matching import FIELD_LAYER, METHODS, PHOTO_ROUTE, Field, Matched, exact_cost, match, match_fields
+from .matching import (
+    FIELD_LAYER,
+    METHODS,
+    PHOTO_ROUTE,
+    Field,
+    Matched,
+    Pyramids,
+    exact_cost,
+    field_layers,
+    match,
+    match_fields,
+    reference_pyramids,
+)
 from .smoothing import DEFAULT_FILTER, FILTERS, smooth_ab
 
 COLORIZE_METHODS = ("auto", *METHODS)  # "auto": the exact photo route where it is cheap, else PatchMatch
@@ -84,14 +96,22 @@ class Pipeline:
         """The pipeline with its network on ``device``."""
         return self
 
+    def reference_features(self, model: GrayVGG, R_lab: Tensor, splits: Sequence[int] = ()) -> Pyramids | None:
+        """R's gray-VGG features for :meth:`match`'s ``reference`` (the exact route; None for the other methods,
+        which compute them in every call): a video's frames are all coloured from one R."""
+        if self.method != "exact":
+            return None
+        return reference_pyramids(model, R_lab[:, :1], *field_layers(self.fields), splits)
+
     def match(self, model: GrayVGG, T_L: Tensor, R_lab: Tensor, maps: bool = True,
-              splits: Sequence[int] = ()) -> list[Matched]:
+              splits: Sequence[int] = (), reference: Pyramids | None = None) -> list[Matched]:
         """The similarity sub-net for T_L (B, 1, h, w) and R_lab (B, 3, h', w'): one :class:`Matched` per matcher,
         the similarity maps made when ``maps`` or when ``predict`` reads them; ``splits``: R_lab is several
-        references side by side, these widths (:mod:`.references`)."""
+        references side by side, these widths (:mod:`.references`); ``reference``: R_lab's features from
+        :meth:`reference_features`, not computed again."""
         maps = maps or self.reads_maps
         if self.method == "exact":
-            return match_fields(model, T_L, R_lab, self.fields, maps=maps, splits=splits)
+            return match_fields(model, T_L, R_lab, self.fields, maps=maps, splits=splits, reference=reference)
         return [match(model, T_L, R_lab[:, :1], R_lab[:, 1:], method=self.method, field_layer=FIELD_LAYER, maps=maps,
                       splits=splits)]
 
@@ -100,9 +120,9 @@ class Pipeline:
         raise NotImplementedError
 
     def run(self, model: GrayVGG, T_L: Tensor, R_lab: Tensor, maps: bool = True,
-            splits: Sequence[int] = ()) -> tuple[Tensor, list[Matched]]:
+            splits: Sequence[int] = (), reference: Pyramids | None = None) -> tuple[Tensor, list[Matched]]:
         """P_ab and the matches it came from: :meth:`match` then :meth:`predict`."""
-        matched = self.match(model, T_L, R_lab, maps, splits)
+        matched = self.match(model, T_L, R_lab, maps, splits, reference)
         return self.predict(T_L, matched), matched
 
 
@@ -181,10 +201,10 @@ class ChooserPipeline(Pipeline):
         return smooth_ab(P_ab, T_L.to(P_ab), self.smoothing)
 
     def run(self, model: GrayVGG, T_L: Tensor, R_lab: Tensor, maps: bool = True,
-            splits: Sequence[int] = ()) -> tuple[Tensor, list[Matched]]:
+            splits: Sequence[int] = (), reference: Pyramids | None = None) -> tuple[Tensor, list[Matched]]:
         """P_ab and the matches: the Chooser's prediction, hedged where the photo route's match is not trusted
         (``hedge``: :func:`~.confidence.hedge`, half the chroma where the coarse match is not close)."""
-        P_ab, matched = super().run(model, T_L, R_lab, maps, splits)
+        P_ab, matched = super().run(model, T_L, R_lab, maps, splits, reference)
         if self.hedge:
             P_ab = confidence.hedge(P_ab, matched[confidence.CONFIDENCE_FIELD].cosine)
         return P_ab, matched

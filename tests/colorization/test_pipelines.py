@@ -37,6 +37,20 @@ def test_each_image_goes_through_the_gray_vgg_once(photo_pair, student, lab_pair
     assert forward_passes(student, lambda: chooser.match(student, T_L, R_lab)) == 3
 
 
+def test_the_reference_features_computed_once_give_the_same_prediction(student, lab_pair):
+    """A clip coloured from one R computes R's features once (Pipeline.reference_features): each frame then costs
+    one gray-VGG pass, and P_ab is the same as with R's features computed in the call."""
+    T_L, R_lab = lab_pair
+    chooser = pipes.ChooserPipeline(net=chooser_for(student.extractor))
+    reference = chooser.reference_features(student, R_lab)
+    assert forward_passes(student, lambda: chooser.run(student, T_L, R_lab, reference=reference)) == 1
+    torch.testing.assert_close(chooser.run(student, T_L, R_lab, reference=reference)[0],
+                               chooser.run(student, T_L, R_lab)[0])
+    assert pipes.WarpSmoothed(method="patchmatch").reference_features(student, R_lab) is None
+    with pytest.raises(ValueError, match="were not computed for this reference"):
+        chooser.run(student, T_L, R_lab[..., :, :-16], reference=reference)
+
+
 def test_outputs_equal_one_feature_pass_per_matcher(student, lab_pair):
     """Sharing the pyramids changes no number: each pipeline equals its recipe written with one ``match`` per
     matcher (each computing its own features, as the pipelines did before), bit for bit."""

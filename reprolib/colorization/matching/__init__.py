@@ -79,18 +79,20 @@ from .subnet import (
     Field,
     Matched,
     Pyramids,
+    field_layers,
     match,
     match_fields,
     match_pyramids,
     method_layers,
     pyramids,
+    reference_pyramids,
 )
 
 __all__ = ["ATTENTION_STRIDE", "ATTENTION_TAU", "BLOCK", "C2F_ITERS", "DEFAULT_CHUNK", "FIELD_LAYER", "GRAM_LIMIT",
            "MAP_PIXELS", "MATRIX_LIMIT", "METHODS", "PATCHMATCH_LAYERS", "PATCH_SIZES", "PHOTO_FIELD", "PHOTO_ROUTE",
-           "PROJECTION_DIMS",
-           "Correspondence", "Field", "Matched", "Pyramids", "attention_warp", "bidirectional", "check_field",
-           "check_pyramids", "coarse_to_fine", "coarse_to_fine_bidirectional", "cosine_matrix", "exact_cost",
-           "exact_nn", "exact_nn_mirrored", "hypercolumns", "identity_field", "map_stride", "match", "match_fields",
-           "match_pyramids", "method_layers", "patch_descriptors", "patchmatch", "projected_descriptors", "pyramids",
-           "sample_features", "similarity_maps", "soft_attention", "upsample_field", "vid_features", "warp"]
+           "PROJECTION_DIMS", "Correspondence", "Field", "Matched", "Pyramids", "attention_warp", "bidirectional",
+           "check_field", "check_pyramids", "coarse_to_fine", "coarse_to_fine_bidirectional", "cosine_matrix",
+           "exact_cost", "exact_nn", "exact_nn_mirrored", "field_layers", "hypercolumns", "identity_field",
+           "map_stride", "match", "match_fields", "match_pyramids", "method_layers", "patch_descriptors",
+           "patchmatch", "projected_descriptors", "pyramids", "reference_pyramids", "sample_features",
+           "similarity_maps", "soft_attention", "upsample_field", "vid_features", "warp"]

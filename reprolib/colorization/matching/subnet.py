@@ -104,15 +104,34 @@ def _reference_features(model, R_L: Tensor, layers: tuple[str, ...], splits: Seq
 
 @torch.no_grad()
 def pyramids(model, T_L: Tensor, R_L: Tensor, layers: Sequence[str], mirrored: Sequence[str] = (),
-             splits: Sequence[int] = ()) -> Pyramids:
+             splits: Sequence[int] = (), reference: Pyramids | None = None) -> Pyramids:
     """One gray-VGG pass per image: F_T and F_R of ``layers`` for T_L, R_L (B, 1, H, W), and with ``mirrored``
     (layers) the features of flip(R_L) flipped back, the candidates of a reference whose objects face the other way.
     ``splits``: R_L is several references side by side, these widths (each a multiple of the coarsest stride);
-    each is seen alone by the gray-VGG, and every matcher then searches the candidates of all of them."""
+    each is seen alone by the gray-VGG, and every matcher then searches the candidates of all of them.
+    ``reference``: R_L's features computed before (:func:`reference_pyramids`, the same R_L), used as they are, so
+    that the frames of a video pass through the gray-VGG once each and the reference once in all."""
     fT = model(T_L, tuple(layers))
-    fR = _reference_features(model, R_L, tuple(fT), splits)
-    fM = _reference_features(model, R_L, tuple(mirrored), splits, mirror=True) if mirrored else None
+    if reference is None:
+        fR = _reference_features(model, R_L, tuple(fT), splits)
+        fM = _reference_features(model, R_L, tuple(mirrored), splits, mirror=True) if mirrored else None
+    else:
+        missing = [k for k in (*fT, *mirrored) if k not in reference.R]
+        if reference.size_R != tuple(R_L.shape[-2:]) or missing or (mirrored and reference.R_mirrored is None):
+            raise ValueError(f"the reference's features (size {reference.size_R}) were not computed for this "
+                             f"reference {tuple(R_L.shape[-2:])} and these layers; compute them again")
+        fR, fM = reference.R, reference.R_mirrored
     return Pyramids(fT, fR, fM, {k: model.stride(k) for k in fT}, tuple(T_L.shape[-2:]), tuple(R_L.shape[-2:]))
+
+
+@torch.no_grad()
+def reference_pyramids(model, R_L: Tensor, layers: Sequence[str], mirrored: Sequence[str] = (),
+                       splits: Sequence[int] = ()) -> Pyramids:
+    """R_L's half of :func:`pyramids` alone (``T`` empty, ``size_T`` (0, 0)): computed once, passed on as its
+    ``reference`` for every target coloured from the same R."""
+    fR = _reference_features(model, R_L, tuple(layers), splits)
+    fM = _reference_features(model, R_L, tuple(mirrored), splits, mirror=True) if mirrored else None
+    return Pyramids({}, fR, fM, {k: model.stride(k) for k in fR}, (0, 0), tuple(R_L.shape[-2:]))
 
 
 def _exact_fields(pyr: Pyramids, field: tuple[str, ...], chunk: int, mirror: bool, fast: bool) -> tuple:
@@ -213,15 +232,24 @@ def match(model, T_L: Tensor, R_L: Tensor, R_ab: Tensor, layers: Sequence[str] |
     return match_pyramids(pyr, R_ab, layers, field, chunk, method, iters, tau, mirror, maps, fast)
 
 
-@torch.no_grad()
-def match_fields(model, T_L: Tensor, R_lab: Tensor, fields: Sequence[Field], layers: Sequence[str] | None = None,
-                 maps: bool = True, chunk: int = DEFAULT_CHUNK, splits: Sequence[int] = ()) -> list[Matched]:
-    """Several exact matchers on one set of pyramids: T_L (B, 1, h, w), R_lab (B, 3, h', w') -> one
-    :class:`Matched` per :class:`Field`, R'_ab^k and its maps, from three gray-VGG passes in all (T, R, mirrored R;
-    per reference with ``splits``, :func:`pyramids`)."""
+def field_layers(fields: Sequence[Field],
+                 layers: Sequence[str] | None = None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The layers that ``fields`` and the maps of ``layers`` (default DEC's) read, and those of them that mirrored
+    candidates need: the ``layers`` and ``mirrored`` of :func:`pyramids` for :func:`match_fields`."""
     layers = tuple(DEC_LAYERS if layers is None else layers)
     extra = tuple(dict.fromkeys(k for f in fields for k in f.layers if k not in layers))
-    mirrored = tuple(dict.fromkeys(k for f in fields if f.mirror for k in f.layers))
-    pyr = pyramids(model, T_L, R_lab[:, :1], layers + extra, mirrored, splits)
+    return layers + extra, tuple(dict.fromkeys(k for f in fields if f.mirror for k in f.layers))
+
+
+@torch.no_grad()
+def match_fields(model, T_L: Tensor, R_lab: Tensor, fields: Sequence[Field], layers: Sequence[str] | None = None,
+                 maps: bool = True, chunk: int = DEFAULT_CHUNK, splits: Sequence[int] = (),
+                 reference: Pyramids | None = None) -> list[Matched]:
+    """Several exact matchers on one set of pyramids: T_L (B, 1, h, w), R_lab (B, 3, h', w') -> one
+    :class:`Matched` per :class:`Field`, R'_ab^k and its maps, from three gray-VGG passes in all (T, R, mirrored R;
+    per reference with ``splits``, :func:`pyramids`), one when R's come in ``reference``
+    (:func:`reference_pyramids` of :func:`field_layers`)."""
+    layers = tuple(DEC_LAYERS if layers is None else layers)
+    pyr = pyramids(model, T_L, R_lab[:, :1], *field_layers(fields, layers), splits, reference)
     return [match_pyramids(pyr, R_lab[:, 1:], layers, f.layers, chunk, mirror=f.mirror, maps=maps, fast=f.fast)
             for f in fields]
