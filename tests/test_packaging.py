@@ -48,6 +48,9 @@ def test_the_wheel_ships_its_weights_and_photos(tmp_path):
     shipped_photos = {f"reprolib/data/photos/{p.name}" for p in PHOTOS.iterdir()}
     assert {"reprolib/data/photos/MANIFEST.tsv", "reprolib/data/photos/README.md"} <= shipped_photos
     assert len(shipped_photos) == len(list_photos()) + 3 and shipped_photos - inside == set()  # + the 3 text files
+    # the real clip of notebook 06 with its credits and checksum
+    clips = {f"reprolib/data/clips/{p.name}" for p in (REPO / "data" / "clips").iterdir()}
+    assert clips == {f"reprolib/data/clips/{n}" for n in ("bigbuckbunny.mp4", "README.md", "SHA256SUMS")} <= inside
     # a fresh environment that sees this one's dependencies (torch ...) but not its editable reprolib
     run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
     python = venv / "bin" / "python"
@@ -67,6 +70,9 @@ def test_the_wheel_ships_its_weights_and_photos(tmp_path):
     run([str(python), "-m", "reprolib", "colorize", str(photos / "china.jpg"),
          "--reference", str(photos / "coffee.jpg"), "--output", str(out), "--size", "64"], cwd=elsewhere, env=env)
     assert out.stat().st_size > 1000
+    from_wheel = run([str(python), "-c", "from reprolib.video.clips import clip_file, read_clip; "
+                      "print(clip_file(), len(read_clip(clip_file())))"], cwd=elsewhere, env=env).stdout.split()
+    assert Path(from_wheel[0]).is_relative_to(site) and from_wheel[1] == "132"
     rows = json.loads(run([str(python), "-m", "reprolib", "models", "--json"], cwd=elsewhere, env=env).stdout)
     shipped = [r for r in rows if r["where"].startswith("reprolib/data/")]
     expected = [w.name for w in registry.all_weights() if w.file]  # every entry with a shipped file
