@@ -1,5 +1,5 @@
-"""Command line: ``python -m reprolib colorize TARGET --reference REF --output OUT``, ``reproduce``,
-``train grayvgg|colornet|photo-colornet|chooser|insertion|distill|classifier``, ``models``, ``download NAME``.
+"""Command line: ``python -m reprolib colorize TARGET --reference REF --output OUT``, ``colorize-video``, ``reproduce``,
+``train grayvgg|colornet|photo-colornet|chooser|insertion|distill|classifier|temporal``, ``models``, ``download NAME``.
 
 Each ``train`` subcommand is derived from its trainer's ``Config`` (:mod:`reprolib.core.configs`: every field a
 flag, with its default and help), and the trainer's module is imported only when it is named.
@@ -24,6 +24,7 @@ from .colorization.pipelines import COLORIZE_METHODS, DEFAULT_METHOD
 from .colorization.smoothing import DEFAULT_FILTER, FILTERS
 from .core.configs import add_arguments, settings_from
 from .core.devices import DEVICES, resolve_device
+from .video.cli import add_colorize_video
 
 USER_ERRORS = (ValueError, OSError, RuntimeError)
 DOWNLOADS = tuple(e.value.name for e in GrayVGGWeights if e.url)  # the torchvision entries
@@ -53,6 +54,8 @@ TRAINERS = {
                        "checkpoints/grayvgg_small_photo.pt"),
     "classifier": Trainer("colour_classifier", "the colour classifier that judges colorizations in notebook 03",
                           "checkpoints/colour_classifier.pt"),
+    "temporal": Trainer("temporal", "VID's recurrence for video, on clips of the training photos",
+                        "checkpoints/temporal_small.pt"),
 }
 LOOP_FLAGS = ("device",)  # Config fields that the shared parent parser holds for every trainer
 
@@ -332,8 +335,8 @@ def _add_reproduce(commands) -> None:
                           "the CPU) (default: %(default)s)")
     rep.add_argument("--only", metavar="NAMES",
                      help="comma-separated experiments to run (lab, features, matching, colorization, insertion, "
-                          "photos, scaling), updating them in an existing results.json; default: all but the "
-                          "scaling benchmark")
+                          "photos, photo_tiers, video, scaling), updating them in an existing results.json; default: "
+                          "all but the scaling benchmark")
     rep.set_defaults(run=_reproduce)
 
 
@@ -343,6 +346,7 @@ def build_parser(trainers: Sequence[str] | None = None) -> argparse.ArgumentPars
     parser = argparse.ArgumentParser(prog="python -m reprolib", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     _add_colorize(commands)
+    add_colorize_video(commands)
     _add_reproduce(commands)
     mod = commands.add_parser("models", help="list every model that can be loaded here (shipped, cached, missing)")
     mod.add_argument("--json", action="store_true", help="print JSON instead of a table")

@@ -2,7 +2,8 @@
 models``): the gray-VGGs (``colorization.grayvgg_weights.GrayVGGWeights``), the ColorNets
 (``colorization.colornet.ColorNetWeights``), the Choosers (``colorization.chooser.ChooserWeights``), the
 insertion generators (``insertion.nets.InsertionWeights``), the colour classifier
-(``training.colour_classifier.ColourClassifierWeights``), and the local VGG file named by
+(``training.colour_classifier.ColourClassifierWeights``), the video recurrence (``video.recurrent.TemporalWeights``),
+and the local VGG file named by
 ``$REPROLIB_VGG_WEIGHTS`` when it is set.
 """
 from __future__ import annotations
@@ -15,9 +16,10 @@ from .colorization.grayvgg_weights import ALIASES, GrayVGGWeights, local_weights
 from .core.weights import Weights, WeightsEnum, read_provenance
 from .insertion.nets import InsertionWeights
 from .training.colour_classifier import ColourClassifierWeights
+from .video.recurrent import TemporalWeights
 
 ENUMS: tuple[type[WeightsEnum], ...] = (GrayVGGWeights, ColorNetWeights, ChooserWeights, InsertionWeights,
-                                        ColourClassifierWeights)
+                                        ColourClassifierWeights, TemporalWeights)
 
 
 def all_weights() -> list[Weights]:
