@@ -36,6 +36,7 @@ from .studies import (
     matching_study,
     photo_study,
     scaling,
+    video_study,
 )
 from .studies.report import Step
 
@@ -47,6 +48,7 @@ EXPERIMENTS: dict[str, Callable[[OutputDir, bool, Step], tuple[dict, str]]] = {
     "insertion": insertion_study.run,
     "photos": photo_study.run,
     "photo_tiers": different_photos.run,
+    "video": video_study.run,
     "scaling": scaling.run,
 }
 OPTIONAL = ("scaling",)  # timings that need a quiet machine and minutes: run when named (make bench)
@@ -60,6 +62,7 @@ JOBS: dict[str, Callable[[bool, str], dict[str, Job]]] = {
     "insertion": lambda quick, device: insertion_study.jobs(quick, device),
     "photos": lambda quick, device: photo_study.jobs(quick),
     "photo_tiers": lambda quick, device: different_photos.jobs(quick),
+    "video": lambda quick, device: video_study.jobs(quick),
 }
 
 

@@ -31,6 +31,7 @@ TITLES = {  # results.json key -> section title, in the README's order
     "colorization": "Colorization in the synthetic world (notebook 03)",
     "photos": "Photographs (notebook 05)",
     "photo_tiers": "Colour from a different photo: tiers A-D (notebook 05)",
+    "video": "Video: temporal consistency (notebook 06)",
     "insertion": "Inserting Videos into Videos: the pair discriminator (notebook 04)",
 }
 COMMANDS = {name: f"`python -m reprolib reproduce --only {name}`" for name in TITLES}
@@ -267,8 +268,30 @@ INSERTION: tuple[Row, ...] = (
      "{references[copy_real_pair_error]:.1f} / {references[composite_real_pair_error]:.1f}"),
 )
 
+VIDEO_METHODS = ("per_frame", "filter", "recurrent")  # video.temporal.VIDEO_METHODS (no torch import here)
+VIDEO_ROW = "{NAME[ciede2000]:.2f} / {NAME[warp_error]:.3f} / {NAME[cdc]:.2f} / {NAME[colourfulness]:.1f}"
+
+
+def video_group_row(group: str, label: str) -> Row:
+    """One group of clips: CIEDE2000 / warp error / CDC / colourfulness of each method, then gray and the truth."""
+    return (f"{label}: CIEDE2000 / warp error x1000 / CDC x1000 / colourfulness of per frame; filter; recurrent "
+            "(gray; truth)",
+            _each(VIDEO_ROW.replace("NAME", f"groups[{group}][NAME]"), VIDEO_METHODS, sep="; ")
+            + " (" + _each(VIDEO_ROW.replace("NAME", f"groups[{group}][NAME]"), ("gray", "truth"), sep="; ") + ")")
+
+
+VIDEO: tuple[Row, ...] = (
+    video_group_row("generated", "all held-out generated clips ({n_generated})"),
+    video_group_row("photo_keyframe", "photo clips from their first frame"),
+    video_group_row("photo_other", "photo clips from another photo of the same kind"),
+    video_group_row("world", "synthetic-world clips"),
+    video_group_row("real", "the real clip (Big Buck Bunny, DIS flow) from its first frame"),
+    ("frames per second at working size {speed_size} (2 cores): per frame / filter / recurrent",
+     _each("{speed[NAME][fps]:.2f}", VIDEO_METHODS)),
+)
+
 ROWS: dict[str, tuple[Row, ...]] = {"lab": LAB, "features": FEATURES, "matching": MATCHING, "scaling": SCALING,
-                                    "colorization": COLORIZATION, "insertion": INSERTION}
+                                    "colorization": COLORIZATION, "insertion": INSERTION, "video": VIDEO}
 DERIVED: dict[str, dict[str, Callable[[Mapping], object]]] = {  # figures the templates need computed
     "features": {"scenes_per_second_hundreds": lambda s: round(s["scenes_per_second_64"], -2)},
     "scaling": {"peak_gb": lambda s: {k: c["colorize_peak_mb"] / 1024 for k, c in s["cells"].items()
@@ -276,6 +299,7 @@ DERIVED: dict[str, dict[str, Callable[[Mapping], object]]] = {  # figures the te
     "colorization": {"unshown_percent": lambda s: 100 * s["robustness"]["unshown_share"]["partial"]},
     "photos": {"n_heldout": lambda s: len(s["heldout_photos"])},
     "insertion": {"n_seeds": lambda s: len(s[WITH]["seeds"])},
+    "video": {"n_generated": lambda s: 2 * len(s["photo_clips"]) + s["world_clips"]},
     "meta": {"minutes": lambda s: s["seconds"] / 60,
              "commands": lambda s: "; ".join(dict.fromkeys(f"`{r['command']}`" for r in s["runs"].values()))},
 }
@@ -385,6 +409,7 @@ def headline(results: dict) -> str:
               ("photos", "photos", PHOTOS_CROSS),
               ("colour from another photo", "photo_tiers", tier_row("offline", "C_same_kind", True)),
               ("colour from another photo", "photo_tiers", tier_row("offline", "C_other_kind", False)),
+              ("video", "video", VIDEO[0]),
               ("insertion", "insertion", INSERTION_HEADLINE),
               ("insertion", "insertion", INSERTION_VISIBILITY)]
     rows = [(title, *render_row(row, _view(name, results.get(name)))) for title, name, row in chosen]

@@ -25,7 +25,7 @@ def test_reproduce_writes_results_and_report(tmp_path, monkeypatch):
 
 def test_every_experiment_is_registered():
     assert list(rep.EXPERIMENTS) == ["lab", "features", "matching", "colorization", "insertion", "photos",
-                                     "photo_tiers", "scaling"]
+                                     "photo_tiers", "video", "scaling"]
     assert rep.OPTIONAL == ("scaling",)
 
 

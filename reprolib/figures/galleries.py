@@ -1,4 +1,5 @@
-"""Galleries of photo pairs: one pair per row, labelled in words, each output with its error when there is a truth."""
+"""Galleries of photo pairs (one pair per row, labelled in words, each output with its error when there is a truth)
+and filmstrips of clips (one row per method)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -6,6 +7,7 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
+from torch import Tensor
 
 from ..core.color import fit_to_gamut, lab_to_rgb
 
@@ -33,6 +35,32 @@ def tier_gallery(rows: Sequence[dict], title: str = "") -> Figure:
             if j < len(notes) and notes[j]:
                 ax.set_xlabel(notes[j], fontsize=7)
         axes[i, 0].set_ylabel(row["title"].replace(" from ", "\nfrom "), fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    return fig
+
+
+def filmstrip(rows: dict[str, Tensor], frames: Sequence[int], notes: dict[str, str] | None = None,
+              title: str = "", picked: bool = False) -> Figure:
+    """A clip as a filmstrip: one row per name of ``rows`` ((T, 3, H, W) sRGB clips: the gray input, each method,
+    the truth), the columns the frames ``frames`` (``picked``: the rows hold only those frames, in that order);
+    ``notes`` (per row) under the row's name."""
+    notes = notes or {}
+    names = list(rows)
+    first = rows[names[0]]
+    aspect = first.shape[-1] / first.shape[-2]
+    size = (1.2 * aspect * len(frames) + 0.6, 1.2 * len(names) + 0.4)
+    fig, axes = plt.subplots(len(names), len(frames), figsize=size, constrained_layout=True, squeeze=False)
+    for i, name in enumerate(names):
+        for j, t in enumerate(frames):
+            ax = axes[i, j]
+            ax.imshow(rows[name][j if picked else t].clamp(0, 1).permute(1, 2, 0).numpy())
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(f"frame {t}", fontsize=8)
+        label = name + (f"\n{notes[name]}" if notes.get(name) else "")
+        axes[i, 0].set_ylabel(label, fontsize=7)
     if title:
         fig.suptitle(title, fontsize=9)
     return fig
