@@ -20,10 +20,11 @@ PHOTOS = REPO / "data" / "photos"  # mapped into the wheel as reprolib/data/phot
 
 
 def ignore(folder, names):
-    """IGNORE, and of data/ only the photographs: a user's data sets there (data/images/ ...) are not copied."""
+    """IGNORE, and of data/ only the photographs and the clip: a user's data sets there (data/images/ ...) are not
+    copied."""
     skipped = set(IGNORE(folder, names))
     if Path(folder) == REPO / "data":
-        skipped |= {name for name in names if name != "photos"}
+        skipped |= {name for name in names if name not in ("photos", "clips")}
     return skipped
 
 
