@@ -286,6 +286,10 @@ VIDEO: tuple[Row, ...] = (
     video_group_row("photo_other", "photo clips from another photo of the same kind"),
     video_group_row("world", "synthetic-world clips"),
     video_group_row("real", "the real clip (Big Buck Bunny, DIS flow) from its first frame"),
+    ("the whole real clip ({long_clip[frames]} frames, short side {long_clip[size]}), drift: CIEDE2000 over all frames "
+     "/ over the last quarter of per frame; filter; recurrent",
+     _each("{long_clip[rows][NAME][ciede2000]:.2f} / {long_clip[rows][NAME][last_quarter_ciede2000]:.2f}",
+           VIDEO_METHODS, sep="; ")),
     ("frames per second at working size {speed_size} (2 cores): per frame / filter / recurrent",
      _each("{speed[NAME][fps]:.2f}", VIDEO_METHODS)),
 )

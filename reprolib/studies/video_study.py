@@ -44,6 +44,7 @@ WORLD_CLIPS = 4
 SPRITE = 48  # px, the sprite's diameter in a photo clip (24 in a world clip)
 PHOTO_SIZE, WORLD_SIZE = 144, 64  # working sizes: the frames' own short sides (no resizing)
 REAL_FRAMES = 16
+LONG_SIZE = 64  # the whole real clip (132 frames) at this short side: does a method drift over a long clip?
 SPEED_SIZE, SPEED_FRAMES = 192, 4  # the speed measure: working size and frames per method
 MEASURES = ("ciede2000", "warp_error", "cdc", "colourfulness")
 SHIPPED = "video_study.json"  # results.json["video"] of the run that measured the shipped models
@@ -163,6 +164,21 @@ def real_job(frames: int = REAL_FRAMES) -> dict:
             "filmstrip": strip, "filmstrip_frames": keep}
 
 
+def long_job(frames: int | None = None) -> dict:
+    """The whole real clip at a short side of ``LONG_SIZE``, from its first frame: :func:`score`'s rows over all
+    frames, and the mean CIEDE2000 of its last quarter per row ("last_quarter_ciede2000"), where drift shows."""
+    clip = real_clip(0, frames, short=LONG_SIZE)
+    T_L, P_ab, seconds = colour_frames(clip, clip.reference, "photo", LONG_SIZE)
+    clips = outputs(T_L, P_ab)
+    tail = slice(3 * len(clip) // 4, None)
+    rows = {}
+    for k, v in clips.items():
+        rows[k] = clip_scores(v, clip.rgb, clip.flow, clip.mask)
+        rows[k]["last_quarter_ciede2000"] = clip_scores(v[tail], clip.rgb[tail], clip.flow[tail],
+                                                        clip.mask[tail])["ciede2000"]
+    return {"clip": f"{clip.name}_all_{LONG_SIZE}", "frames": len(clip), "rows": rows}
+
+
 def jobs(quick: bool) -> dict[str, Job]:
     """One job per held-out photo clip (both references), per world clip, and the real clip (``quick``: two photo
     clips, two world clips, 8 frames of the real one)."""
@@ -170,6 +186,7 @@ def jobs(quick: bool) -> dict[str, Job]:
     out = {f"photo clip {i}": Job(photo_job, dict(i=i), cost=12) for i in range(photo)}
     out |= {f"world clip {i}": Job(world_job, dict(i=i), cost=1) for i in range(world)}
     out["real clip"] = Job(real_job, dict(frames=8 if quick else REAL_FRAMES), cost=25)
+    out["real clip, all frames"] = Job(long_job, dict(frames=32 if quick else None), cost=25)
     return out
 
 
@@ -213,6 +230,8 @@ def _markdown(results: dict) -> str:
         for row, r in results["groups"][group].items():
             rows.append((title, row, *(f"{r[m]:.3f}" for m in MEASURES)))
     speeds = ", ".join(f"{k} {v['fps']:.2f} fps ({v['seconds_per_frame']:.2f} s)" for k, v in results["speed"].items())
+    drift = ", ".join(f"{k} {r['ciede2000']:.2f} / {r['last_quarter_ciede2000']:.2f}"
+                      for k, r in results["long_clip"]["rows"].items() if k != "gray")
     return f"""## Video: temporal consistency (notebook 06)
 
 Held-out clips (module docstring of `reprolib.studies.video_study`): {len(results['photo_clips'])} photo clips from
@@ -223,6 +242,9 @@ gray clip is perfectly consistent; the truth's warp error is the floor that resa
 {table(head, rows)}
 
 Floors on all held-out generated clips (per temporal method): {results['floors']}
+
+The whole real clip ({results['long_clip']['frames']} frames at a short side of {results['long_clip']['size']}),
+CIEDE2000 over all frames / over the last quarter (drift): {drift}.
 
 Speed at working size {results['speed_size']} (frames of the real clip, {SPEED_FRAMES} per method): {speeds}.
 
@@ -241,7 +263,7 @@ def run(out: OutputDir, quick: bool, step: Step, done: dict | None = None) -> tu
     done = run_jobs(jobs(quick), 1, step)[0] if done is None else done
     photo = [done[k] for k in sorted(done) if k.startswith("photo clip")]
     world = [done[k] for k in sorted(done) if k.startswith("world clip")]
-    real = done["real clip"]
+    real, long = done["real clip"], done["real clip, all frames"]
     keyframe, other = [p["keyframe"] for p in photo], [p["other_photo"] for p in photo]
     groups = {"generated": mean_rows(keyframe + other + world), "photo_keyframe": mean_rows(keyframe),
               "photo_other": mean_rows(other), "world": mean_rows(world), "real": mean_rows([real])}
@@ -250,6 +272,8 @@ def run(out: OutputDir, quick: bool, step: Step, done: dict | None = None) -> tu
                "real_frames": 8 if quick else REAL_FRAMES,
                "groups": groups, "floors": floors(groups["generated"]), "speed_size": SPEED_SIZE,
                "speed": speed(frames=2 if quick else SPEED_FRAMES),
+               "long_clip": {"frames": long["frames"], "size": LONG_SIZE,
+                             "rows": {k: {m: round(v, 3) for m, v in r.items()} for k, r in long["rows"].items()}},
                "per_clip": {r["clip"] + ":" + ref: r["rows"] for p in photo for ref, r in
                             (("keyframe", p["keyframe"]), ("other", p["other_photo"]))}
                | {r["clip"]: r["rows"] for r in (*world, real)}}

@@ -193,12 +193,16 @@ def read_clip(path: str, start: int = 0, frames: int | None = None, step: int = 
     return torch.stack(out)
 
 
-def real_clip(start: int = 0, frames: int = 24, step: int = 1, reference: Tensor | None = None) -> Clip:
-    """Frames of the shipped real clip, its DIS flow and mask (from L*, as a user's clip would have them), coloured
-    from ``reference`` (None: the clip's own frame ``start``, in colour)."""
+def real_clip(start: int = 0, frames: int | None = 24, step: int = 1, reference: Tensor | None = None,
+              short: int | None = None) -> Clip:
+    """Frames of the shipped real clip (None: all from ``start``), brought to a short side of ``short`` (None: as
+    shipped, 144), its DIS flow and mask (from L*, as a user's clip would have them), coloured from ``reference``
+    (None: the clip's own frame ``start``, in colour)."""
     from ..core.color import rgb_to_lab
 
     rgb = read_clip(clip_file(), start, frames, step)
+    if short is not None:
+        rgb = torch.stack([resize_short_side(f, short) for f in rgb]).clamp(0, 1)
     L = rgb_to_lab(rgb)[:, :1]
     flow, mask = torch.zeros(len(rgb), 2, *rgb.shape[-2:]), torch.zeros(len(rgb), 1, *rgb.shape[-2:])
     for t in range(1, len(rgb)):

@@ -8,8 +8,8 @@ from L by DIS and a forward-backward check, :func:`.flow.estimated_flow`), and k
 
     per_frame:  O^t = P_ab^t
     filter:     O^t = P_ab^t + alpha M_t (W(O^{t-1}; F_t) - P_ab^t)             a temporal filter along the flow
-    recurrent:  O^t = P_ab^t + f(T_L^t, P_ab^t, W(O^{t-1}; F_t), M_t)         VID's recurrence, a small trained net
-                                                                             (:mod:`.recurrent`)
+    recurrent:  O^t = g W(O^{t-1}; F_t) + (1 - g) P_ab^t,  g = f(T_L^t, P_ab^t, W(O^{t-1}; F_t), M_t, ...)
+                VID's recurrence: a small net trained with VID's temporal loss chooses g (:mod:`.recurrent`)
 
 With alpha = 1 the filter propagates the first frame's colours wherever the flow says a pixel stays visible
 (new content takes P_ab); below 1 it is an exponential average along the flow, each frame pulling the output
@@ -78,8 +78,8 @@ class FlowFilter(Temporal):
 
 @dataclass
 class Recurrent(Temporal):
-    """O^t = g W(O^{t-1}) + (1 - g) P_ab^t + r, (g, r) from the trained :class:`~.recurrent.TemporalNet` (None: the
-    shipped one)."""
+    """O^t = g W(O^{t-1}) + (1 - g) P_ab^t, g from the trained :class:`~.recurrent.TemporalNet` (None: the shipped
+    one)."""
 
     name: str = "recurrent"
     net: TemporalNet | None = None

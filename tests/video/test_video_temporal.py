@@ -65,9 +65,19 @@ def test_an_untrained_recurrence_halves_between_the_warp_and_the_frame(clip):
     T_L, P_ab = jittery(clip)
     untrained = run(Recurrent(net=TemporalNet()), T_L, P_ab)
     half = run(FlowFilter(alpha=0.5), T_L, P_ab)
-    # g = 1/2 and r = 0 at initialisation; the filter multiplies by M_t, the net does not
+    # g = 1/2 at initialisation; the filter multiplies by M_t, the net does not
     assert torch.allclose(untrained[0], half[0])
     assert (untrained[1:] - P_ab[1:]).abs().mean() > 0
+
+
+def test_the_shipped_recurrence_cannot_drift_outside_the_frames_colours(clip):
+    """O^t is a convex combination of the frames' own predictions carried along the flow: over a long clip (the
+    same frames back and forth) it stays within their range, the defect of a net with a residual output."""
+    T_L, P_ab = jittery(clip)
+    order = [*range(len(clip)), *range(len(clip) - 2, 0, -1)] * 4  # 40 frames
+    out = run(Recurrent(), T_L[order], P_ab[order])
+    low, high = P_ab.amin(dim=(0, 2, 3)), P_ab.amax(dim=(0, 2, 3))
+    assert (out.amin(dim=(0, 2, 3)) >= low - 1e-3).all() and (out.amax(dim=(0, 2, 3)) <= high + 1e-3).all()
 
 
 def test_unknown_method_is_one_line():
