@@ -30,6 +30,8 @@ CLIP_SIZE = 144  # the clips' short side and working size
 
 @dataclass
 class Config:
+    """``train temporal``'s settings (every field a flag)."""
+
     steps: int = setting(800, "Adam steps")
     batch_size: int = setting(4, "clips per step")
     size: int = setting(96, "side of the random crop shared by a clip's frames")
