@@ -58,15 +58,19 @@ class VideoColorizer:
         self.frames = 0  # frames coloured since the last reset
         self.seconds = 0.0  # their wall time
         self._plan: Plan | None = None
+        self._planned: tuple[int, int] | None = None  # the frame size R's features were computed for
 
     def reset(self) -> None:
         """A new clip: the temporal state, the frame size and the counters start again (R's features are kept
         when the new clip's frames have the same size)."""
         self.temporal.reset()
-        self.frames, self.seconds = 0, 0.0
+        self.frames, self.seconds, self.frame_size = 0, 0.0, None
 
     def _start(self, hw: tuple[int, int]) -> None:
-        """Plan the pipeline for frames of size ``hw`` and compute R's features once."""
+        """Plan the pipeline for frames of size ``hw`` and compute R's features once (again only for another size)."""
+        self.frame_size = hw
+        if hw == self._planned:
+            return
         refs = self.references
         reference_hw = tuple(refs[0].shape[-2:]) if len(refs) == 1 else aspect(refs)
         self._plan = plan(self.model, hw, reference_hw, self.size, DEFAULT_METHOD, self.chooser, hedge=self.hedge)
@@ -77,7 +81,7 @@ class VideoColorizer:
         self.pipeline = self._plan.pipeline.to(self.device)
         self._R_lab = rgb_to_lab(r_small)[None].to(self.device)
         self._R_features = self.pipeline.reference_features(self.model, self._R_lab, self._splits)
-        self.frame_size = hw
+        self._planned = hw
 
     @torch.no_grad()
     def predict(self, frame: Tensor) -> tuple[Tensor, Tensor]:

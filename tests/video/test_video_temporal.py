@@ -93,6 +93,8 @@ def test_video_colorizer_keeps_size_and_luminance_and_refuses_another_frame_size
     assert (L_in - L_out).abs().mean() < 0.5
     with pytest.raises(ValueError, match="frame 4 is 48 x 40 pixels"):
         colour(torch.rand(3, 40, 48))
+    colour.reset()  # another clip, of another size
+    assert colour(torch.rand(3, 40, 48)).shape == (3, 40, 48) and colour.frames == 1
 
 
 def test_per_frame_equals_the_image_pipeline(clip):
