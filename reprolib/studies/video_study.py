@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 
 from ..colorization.colorize import upsample_ab
+from ..core.color import rgb_to_lab
 from ..core.files import OutputDir
 from ..core.jobs import Job, run_jobs
 from ..core.photos import load_photo, resize_to
@@ -33,9 +34,11 @@ from ..core.weights import data_file
 from ..training.photo_pairs import tier_photos
 from ..video.clips import MOTIONS, Clip, add_sprite, photo_clip, real_clip
 from ..video.colorizer import VIDEO_METHODS, VideoColorizer, temporal_method
+from ..video.flow import clip_flows
 from ..video.metrics import clip_scores
 from ..video.recurrent import TemporalNet
 from ..world.scenes import recolor, sample_pairs
+from .image_metrics import mean_delta_e2000
 from .photo_tiers import photo_kinds
 from .report import Step, table
 
@@ -114,9 +117,11 @@ def outputs(T_L: Tensor, P_ab: Tensor, methods: tuple[str, ...] = VIDEO_METHODS,
     for the recurrent method, added to ``methods`` (None: the shipped one, where "recurrent" is named)."""
     out = {}
     methods = (*methods, "recurrent") if recurrent is not None and "recurrent" not in methods else methods
+    flow, mask = clip_flows(T_L)  # DIS, once for every method
     for name in methods:
         method = temporal_method(name, recurrent)
-        O_ab = torch.cat([method.step(T_L[t:t + 1], P_ab[t:t + 1]) for t in range(len(T_L))])
+        O_ab = torch.cat([method.step(T_L[t:t + 1], P_ab[t:t + 1], flow[t:t + 1], mask[t:t + 1])
+                          for t in range(len(T_L))])
         out[name] = _rgb(T_L, O_ab)
     out["gray"] = _rgb(T_L, torch.zeros_like(P_ab))
     return out
@@ -127,12 +132,22 @@ def _rgb(T_L: Tensor, ab: Tensor) -> Tensor:
     return torch.stack([upsample_ab(ab[t:t + 1], T_L[t]) for t in range(len(T_L))])
 
 
+def coloured(clip: Clip, reference: Tensor, features: str, size: int) -> tuple[dict[str, Tensor], float]:
+    """Every method's and gray's output clip for ``clip`` coloured from ``reference`` (:func:`outputs` of one
+    :func:`colour_frames`), and the seconds per frame of the image pipeline."""
+    T_L, P_ab, seconds = colour_frames(clip, reference, features, size)
+    return outputs(T_L, P_ab), seconds
+
+
+def rows_of(clip: Clip, clips: dict[str, Tensor]) -> dict[str, dict[str, float]]:
+    """{row: clip_scores} of each output clip, and of the truth itself."""
+    return {k: clip_scores(v, clip.rgb, clip.flow, clip.mask) for k, v in {**clips, "truth": clip.rgb}.items()}
+
+
 def score(clip: Clip, reference: Tensor, features: str, size: int) -> dict:
     """{row: clip_scores} for every method, gray and the truth on ``clip`` coloured from ``reference``."""
-    T_L, P_ab, seconds = colour_frames(clip, reference, features, size)
-    rows = {k: clip_scores(v, clip.rgb, clip.flow, clip.mask) for k, v in outputs(T_L, P_ab).items()}
-    rows["truth"] = clip_scores(clip.rgb, clip.rgb, clip.flow, clip.mask)
-    return {"clip": clip.name, "rows": rows, "seconds_per_frame_1_thread": round(seconds, 3)}
+    clips, seconds = coloured(clip, reference, features, size)
+    return {"clip": clip.name, "rows": rows_of(clip, clips), "seconds_per_frame_1_thread": round(seconds, 3)}
 
 
 def photo_job(i: int) -> dict:
@@ -153,10 +168,8 @@ def real_job(frames: int = REAL_FRAMES) -> dict:
     """The real clip from its first frame: :func:`score`'s rows, and six evenly spaced frames of every row for the
     filmstrip."""
     clip = real_clip(0, frames)
-    T_L, P_ab, seconds = colour_frames(clip, clip.reference, "photo", PHOTO_SIZE)
-    clips = outputs(T_L, P_ab)
-    rows = {k: clip_scores(v, clip.rgb, clip.flow, clip.mask) for k, v in clips.items()}
-    rows["truth"] = clip_scores(clip.rgb, clip.rgb, clip.flow, clip.mask)
+    clips, seconds = coloured(clip, clip.reference, "photo", PHOTO_SIZE)
+    rows = rows_of(clip, clips)
     keep = sorted({round(i * (frames - 1) / 5) for i in range(6)})  # six frames, first and last included
     strip = {"input (gray)": clips.pop("gray")[keep]} | {k: v[keep] for k, v in clips.items()}
     strip["truth"] = clip.rgb[keep]
@@ -168,14 +181,13 @@ def long_job(frames: int | None = None) -> dict:
     """The whole real clip at a short side of ``LONG_SIZE``, from its first frame: :func:`score`'s rows over all
     frames, and the mean CIEDE2000 of its last quarter per row ("last_quarter_ciede2000"), where drift shows."""
     clip = real_clip(0, frames, short=LONG_SIZE)
-    T_L, P_ab, seconds = colour_frames(clip, clip.reference, "photo", LONG_SIZE)
-    clips = outputs(T_L, P_ab)
+    clips, _ = coloured(clip, clip.reference, "photo", LONG_SIZE)
     tail = slice(3 * len(clip) // 4, None)
-    rows = {}
+    rows = rows_of(clip, clips)
+    rows.pop("truth")
     for k, v in clips.items():
-        rows[k] = clip_scores(v, clip.rgb, clip.flow, clip.mask)
-        rows[k]["last_quarter_ciede2000"] = clip_scores(v[tail], clip.rgb[tail], clip.flow[tail],
-                                                        clip.mask[tail])["ciede2000"]
+        rows[k]["last_quarter_ciede2000"] = float(mean_delta_e2000(rgb_to_lab(v[tail]),
+                                                                   rgb_to_lab(clip.rgb[tail])).mean())
     return {"clip": f"{clip.name}_all_{LONG_SIZE}", "frames": len(clip), "rows": rows}
 
 

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from ..core.configs import setting
 from ..core.photos import load_photo, resize_to
-from ..video.flow import estimated_flow, flow_warp
+from ..video.flow import clip_flows, flow_warp
 from ..video.recurrent import AB_SCALE, TEMPORAL_WEIGHT, TemporalNet, checkpoint_dict
 from . import loop
 from .photo_pairs import DEVELOPMENT_PHOTOS, TRAIN_PHOTOS
@@ -56,10 +56,7 @@ def coloured_clip(clip, reference, features: str = "photo") -> dict:
     from ..studies.video_study import colour_frames
 
     T_L, P_ab, _ = colour_frames(clip, reference, features, CLIP_SIZE)
-    flow, mask = torch.zeros_like(clip.flow), torch.zeros_like(clip.mask)
-    for t in range(1, len(clip)):
-        f, m = estimated_flow(T_L[t], T_L[t - 1])
-        flow[t], mask[t] = f[0], m[0]
+    flow, mask = clip_flows(T_L)
     return {"T_L": T_L, "P_ab": P_ab, "T_ab": rgb_to_lab(clip.rgb)[:, 1:], "flow_exact": clip.flow,
             "mask_exact": clip.mask, "flow": flow, "mask": mask}
 

@@ -22,7 +22,7 @@ from torch import Tensor
 from ..colorization.colorize import DEFAULT_FEATURES
 from ..core.devices import DEVICES
 from .colorizer import DEFAULT_VIDEO_METHOD, VIDEO_METHODS, VIDEO_SIZE
-from .io import CODECS, VIDEO_SUFFIXES, FrameReader, FrameWriter
+from .io import CODECS, VIDEO_SUFFIXES, FrameReader, FrameWriter, to_uint8
 
 INTERMEDIATES = ("filmstrip.png", "preview.gif")
 STRIP = 6  # frames in the filmstrip
@@ -50,10 +50,6 @@ class Sampler:
             self.items = [(i, x) for i, x in self.items if i % self.stride == 0]
 
 
-def _uint8(rgb: Tensor) -> np.ndarray:
-    return (rgb.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
-
-
 def _gray(frame: Tensor) -> Tensor:
     """The frame's L* alone, as sRGB: what the colorizer reads."""
     from ..core.color import lab_to_rgb, rgb_to_lab
@@ -66,7 +62,7 @@ def _thumb(rgb: Tensor) -> np.ndarray:
     from ..core.photos import resize_to
 
     h, w = rgb.shape[-2:]
-    return _uint8(resize_to(rgb, THUMB, max(1, round(w * THUMB / h))))
+    return to_uint8(resize_to(rgb, THUMB, max(1, round(w * THUMB / h))))
 
 
 class Intermediates:
@@ -82,7 +78,7 @@ class Intermediates:
 
         self.strip.add(index, lambda: (_thumb(_gray(frame)), _thumb(out)))
         small = (lambda: resize_long_side(out, PREVIEW_SIDE)) if max(out.shape[-2:]) > PREVIEW_SIDE else lambda: out
-        self.preview.add(index, lambda: _uint8(small()))
+        self.preview.add(index, lambda: to_uint8(small()))
 
     def filmstrip(self, references: Sequence[Tensor]) -> np.ndarray:
         """The references in the first row; below, ``STRIP`` evenly spaced frames: gray input above output."""

@@ -13,7 +13,7 @@ still moving over the background with its own velocity: there the flow is the sp
 uncovers has M_t = 0 (occluded in frame t-1).
 
 The real clip (``data/clips/bigbuckbunny.mp4``, CC BY 3.0, credits in data/clips/README.md) has its colour
-frames as the truth; its flow is DIS's (:func:`.flow.estimated_flow`), not exact.
+frames as the truth; its flow is DIS's (:func:`.flow.clip_flows`), not exact.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from torch import Tensor
 
 from ..core.photos import resize_short_side
 from ..core.weights import data_file
-from .flow import estimated_flow, inside_mask, sample_grid
+from .flow import clip_flows, inside_mask, sample_grid
 from .io import FrameReader
 
 MOTIONS = ("pan", "zoom", "warp")
@@ -204,7 +204,5 @@ def real_clip(start: int = 0, frames: int | None = 24, step: int = 1, reference:
     if short is not None:
         rgb = torch.stack([resize_short_side(f, short) for f in rgb]).clamp(0, 1)
     L = rgb_to_lab(rgb)[:, :1]
-    flow, mask = torch.zeros(len(rgb), 2, *rgb.shape[-2:]), torch.zeros(len(rgb), 1, *rgb.shape[-2:])
-    for t in range(1, len(rgb)):
-        flow[t], mask[t] = (x[0] for x in estimated_flow(L[t], L[t - 1]))
+    flow, mask = clip_flows(L)
     return Clip(f"bunny_{start}", rgb, flow, mask, rgb[0] if reference is None else reference, exact=False)

@@ -92,3 +92,12 @@ def estimated_flow(L_t: Tensor, L_prev: Tensor) -> tuple[Tensor, Tensor]:
     backward flow t -> t-1, and the forward-backward :func:`consistency_mask`."""
     flow_bw = dis_flow(L_t, L_prev)
     return flow_bw, consistency_mask(flow_bw, dis_flow(L_prev, L_t))
+
+
+def clip_flows(L: Tensor) -> tuple[Tensor, Tensor]:
+    """:func:`estimated_flow` for every frame of a clip's L* (T, 1, H, W): F_t (T, 2, H, W) and M_t (T, 1, H, W),
+    frame 0's zero (it has no previous frame)."""
+    flow, mask = torch.zeros(len(L), 2, *L.shape[-2:]), torch.zeros(len(L), 1, *L.shape[-2:])
+    for t in range(1, len(L)):
+        flow[t], mask[t] = (x[0] for x in estimated_flow(L[t], L[t - 1]))
+    return flow, mask

@@ -33,7 +33,9 @@ FILTER_ALPHA = 0.9
 @dataclass
 class Temporal:
     """A temporal method's state along one clip: ``step`` takes each frame's T_L (1, 1, h, w) and P_ab (1, 2, h, w)
-    in order and returns O (1, 2, h, w); ``reset`` starts a new clip."""
+    in order and returns O (1, 2, h, w), estimating F_t and M_t itself unless they are given (``flow``,
+    ``mask``: the same for every method on one clip, so a study computes them once); ``reset`` starts a new
+    clip."""
 
     name: str = "per_frame"
     _L: Tensor | None = field(default=None, repr=False)
@@ -42,11 +44,12 @@ class Temporal:
     def reset(self) -> None:
         self._L = self._O = None
 
-    def step(self, T_L: Tensor, P_ab: Tensor) -> Tensor:
+    def step(self, T_L: Tensor, P_ab: Tensor, flow: Tensor | None = None, mask: Tensor | None = None) -> Tensor:
         if self._O is None or self._L.shape != T_L.shape:
             O_ab = P_ab  # O^0: the first frame's own prediction
         else:
-            flow, mask = estimated_flow(T_L[0].cpu(), self._L[0].cpu())
+            if flow is None or mask is None:
+                flow, mask = estimated_flow(T_L[0].cpu(), self._L[0].cpu())
             flow, mask = flow.to(P_ab), mask.to(P_ab)
             O_ab = self.next(T_L, P_ab, flow_warp(self._O, flow), mask, flow_warp(self._L, flow))
         self._L, self._O = T_L, O_ab
@@ -61,7 +64,7 @@ class Temporal:
 class PerFrame(Temporal):
     """O^t = P_ab^t: the image pipeline on each frame alone (no flow is computed)."""
 
-    def step(self, T_L: Tensor, P_ab: Tensor) -> Tensor:
+    def step(self, T_L: Tensor, P_ab: Tensor, flow: Tensor | None = None, mask: Tensor | None = None) -> Tensor:
         return P_ab
 
 

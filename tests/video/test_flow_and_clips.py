@@ -91,3 +91,14 @@ def test_the_clip_folder_holds_the_clip_its_credits_and_its_checksum():
     assert hashlib.sha256((folder / "bigbuckbunny.mp4").read_bytes()).hexdigest() == sums["bigbuckbunny.mp4"]
     credits = (folder / "README.md").read_text()
     assert "CC BY 3.0" in credits and "Blender Foundation" in credits
+
+
+def test_clip_flows_estimate_every_frame_against_the_one_before():
+    from reprolib.video.flow import clip_flows, estimated_flow
+
+    L = torch.stack([torch.roll(smooth_image()[0], shifts=t, dims=-1) for t in range(3)])
+    flow, mask = clip_flows(L)
+    assert flow[0].abs().sum() == 0 and mask[0].sum() == 0
+    f2, m2 = estimated_flow(L[2], L[1])
+    assert torch.equal(flow[2], f2[0]) and torch.equal(mask[2], m2[0])
+    assert (flow[1, 0, 8:-8, 8:-8] + 1).abs().mean() < 0.3  # the content moved 1 px right: F_t about -1 in x
