@@ -42,7 +42,8 @@ def test_a_changed_figure_changes_the_tables(results):
 
 def test_the_headline(results):
     table = headline(results)
-    assert len(table.splitlines()) == 2 + 10
+    assert len(table.splitlines()) == 2 + 11
+    assert "| 19.5 ± 1.8 / 33.1 ± 6.0; does not hold / does not hold |" in table
     assert "VGG-16: Chooser (the default) against gray / Welsh / R'_ab smoothed | 3.03 against 13.83 / 6.78 / 3.41 |" \
         in table
 
@@ -58,13 +59,13 @@ def test_missing_sections_rows_and_figures_say_so(results):
     assert "| 13.83 / 6.78 / 4.30 / 3.79 / 6.65 / 4.01 / 3.57 / – |" in page
     assert "| 9.5 / 26.6 / – / 39.8 ms" in page
     assert "VGG-16: Chooser (the default) against gray / Welsh / R'_ab smoothed | not measured in this run |" in table
-    assert table.count(NOT_MEASURED) == 6  # VGG-16, the two insertion rows, the two tier rows and video (not in RUN)
+    assert table.count(NOT_MEASURED) == 7  # VGG-16, the three insertion rows, the two tier rows and video (not in RUN)
 
 
 def test_an_empty_or_quick_run_renders():
     page = results_page({})
     assert page.count("Not in this run") == 9 and "How this run was made is not recorded" in page
-    assert headline({}).count(NOT_MEASURED) == 10
+    assert headline({}).count(NOT_MEASURED) == 11
     cell = {"colorize_s": 8.94, "colorize_peak_mb": 1331.0, "features_s": 6.71, "colorize_over_features": 1.33}
     quick = {"scaling": {"cells": {"vgg16/patchmatch/768x1024": cell, "photo/patchmatch/768x1024": {"skipped": "x"}}},
              "meta": {"runs": {"scaling": {"command": "python -m reprolib reproduce --quick --only scaling",

@@ -39,7 +39,7 @@ def loss_curves(logs: Mapping[str, Mapping], series: Sequence[str] | None = None
                     label=f"{key} (running mean of {smooth})" if smooth > 1 else key)
         ax.set_title(name, fontsize=9)
         ax.set_xlabel(f"step (means over {log['every']} steps)", fontsize=8)
-        ax.set_ylabel("loss", fontsize=8)
+        ax.set_ylabel("loss (log scale)" if log_y else "loss", fontsize=8)
         if log_y:
             ax.set_yscale("log")
             ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 1.5, 2.0, 3.0, 5.0, 7.0)))  # labelled ticks

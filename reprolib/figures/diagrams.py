@@ -25,7 +25,7 @@ STAGES = {
     "chrominance": (4.9, 0.2, 3.2, 1.2, "chrominance branch: $R = T$'s own colour\n$T'_{ab} = T_{ab}(\\phi_{R\\to T}"
                     "(\\phi_{T\\to R}(p)))$ in,\nsmooth-L1$(P_{ab}, T_{ab})$", "#eef6e8"),
     "perceptual": (8.5, 0.2, 3.4, 1.2, "perceptual branch: another $R$\nVGG features of $P_{Lab}$ against\n"
-                   "the ground truth's (relu5_1, $\\alpha$)", "#eef6e8"),
+                   "the ground truth's (relu5_1, $\\lambda_{perc}$)", "#eef6e8"),
 }
 ARROWS = (("inputs", "vgg"), ("vgg", "similarity"), ("similarity", "colornet"), ("colornet", "output"))
 

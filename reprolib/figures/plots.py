@@ -203,13 +203,18 @@ def rows_figure(target, reference, labs: dict[str, Tensor], truth: Tensor | None
 
 
 def image_rows(rows: dict, n: int = 8, scale: float = 1.1, columns: Sequence[str] | None = None,
-               title: str = "") -> Figure:
+               title: str = "", notes: dict | None = None) -> Figure:
     """A grid of images: one row per entry of ``rows`` (title -> (N, 3, H, W) or (N, 1, H, W) in [0, 1]), the
-    first ``n`` items; ``columns``: a label above each column (n of them); ``title``: above the grid."""
+    first ``n`` items; ``columns``: a label above each column (n of them); ``title``: above the grid; ``notes``:
+    row title -> n short texts, one under each of that row's panels (e.g. each panel's error)."""
     if columns is not None and len(columns) != n:
         raise ValueError(f"columns: need {n} labels, got {len(columns)}")
+    notes = notes or {}
+    if any(key not in rows or len(texts) != n for key, texts in notes.items()):
+        counts = {k: len(v) for k, v in notes.items()}
+        raise ValueError(f"notes: need {n} texts for rows among {list(rows)}, got {counts}")
     top = 0.3 * (columns is not None) + 0.3 * bool(title)  # inches above the grid for the labels
-    height = 0.82 * scale * len(rows) + top + 0.1  # the images are square and fill 80% of the width
+    height = (0.82 + 0.15 * bool(notes)) * scale * len(rows) + top + 0.1  # square images fill 80% of the width
     fig, axes = plt.subplots(len(rows), n, figsize=(scale * n, height), squeeze=False)
     for r, (label, images) in enumerate(rows.items()):
         for i in range(n):
@@ -219,11 +224,14 @@ def image_rows(rows: dict, n: int = 8, scale: float = 1.1, columns: Sequence[str
             ax.set_xticks([])
             ax.set_yticks([])
         axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+        for i, text in enumerate(notes.get(label, ())):
+            axes[r, i].set_xlabel(text, fontsize=min(7.0, 5.0 * scale), labelpad=1)
     for i, label in enumerate(columns or ()):
         axes[0, i].set_title(label, fontsize=min(7.0, 5.0 * scale))
     if title:
         fig.suptitle(title, fontsize=9, y=1 - 0.1 / height)
-    fig.subplots_adjust(wspace=0.05, hspace=0.05, left=0.2, right=0.99, bottom=0.05 / height,
+    fig.subplots_adjust(wspace=0.05, hspace=0.3 if notes else 0.05, left=0.2, right=0.99,
+                        bottom=(0.05 + 0.15 * bool(notes)) / height,
                         top=1 - (top + 0.05) / height)
     return fig
 

@@ -36,6 +36,32 @@ def erase_object(pairs: Pairs) -> Tensor:
     return pairs.background
 
 
+def faded_copy(pairs: Pairs, t: float) -> Tensor:
+    """The unrelit copy faded towards the background, t * copy + (1 - t) * r_B (t = 1: the copy, 0: erased)."""
+    return t * pairs.copy + (1 - t) * pairs.background
+
+
+def fade_at_visibility(pairs: Pairs, visibility: float, steps: int = 40) -> dict:
+    """The fair baseline at equal visibility: the fade t in [0, 1] at which the unrelit copy's mean visibility
+    V(faded_copy(t)) equals ``visibility`` (bisection; V grows with t), and that faded copy's real-pair box error.
+
+    An output that fades its object scores a lower box error for that reason alone; a generator *relights* only
+    if its error is below what fading the unrelit copy to the same visibility gives. (t = 1 when ``visibility``
+    is at least the copy's own.)"""
+    def mean_v(t: float) -> float:
+        return float(object_visibility(faded_copy(pairs, t), pairs.background, pairs.mask).mean())
+
+    lo, hi = 0.0, 1.0
+    if visibility >= mean_v(1.0):
+        lo = 1.0
+    else:
+        for _ in range(steps):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if mean_v(mid) < visibility else (lo, mid)
+    t = round(lo, 4)
+    return {"t": t, "error": round(float(box_error(faded_copy(pairs, t), pairs.target, pairs.box).mean()), 3)}
+
+
 @torch.no_grad()
 def alpha_in_mask(generator: InsertionGenerator, pairs: Pairs, batch_size: int = 128) -> Tensor:
     """Per-item mean blending alpha over the object's mask, (n,): 0 = the object erased (y = r_B there),

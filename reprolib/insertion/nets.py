@@ -30,7 +30,7 @@ class InsertionWeights(WeightsEnum):
     INSERTION_WITH_PAIR_DISCRIMINATOR = Weights(
         name="insertion_with_pair_discriminator", kind="insertion generator",
         file="insertion/with_pair_discriminator.pt",
-        sha256="9757fe1b0352c5aea9de1db33cd2680227078d0cc8ada4724a67966bdeb1a868", format=CHECKPOINT_FORMAT, seed=0,
+        sha256="3434de2fd2274327b8f4116bd94d9e645e6779b7388547fa9a89248c1ade6ac6", format=CHECKPOINT_FORMAT, seed=0,
         licence="MIT (trained by this project)",
         command=_COMMAND.format(name="with_pair_discriminator", pair="confusion"),
         features="grayvgg_small_synthetic",
@@ -38,10 +38,19 @@ class InsertionWeights(WeightsEnum):
     INSERTION_WITHOUT_PAIR_DISCRIMINATOR = Weights(
         name="insertion_without_pair_discriminator", kind="insertion generator",
         file="insertion/without_pair_discriminator.pt", format=CHECKPOINT_FORMAT, seed=0,
-        sha256="f7e12eaa0284ac6d668161550d604f8833c1800fa207ab7dc29fc58dc58b3d37",
+        sha256="d8b005ae8b9ae12b177df010a0f6c84976ae44f1f53d170fb1f4a4852dc706c5",
         licence="MIT (trained by this project)",
         command=_COMMAND.format(name="without_pair_discriminator", pair="none"),
         features="grayvgg_small_synthetic", source="blending generator trained without the pair discriminator")
+    INSERTION_WITH_PAIR_DISCRIMINATOR_MATTE_HELD = Weights(
+        name="insertion_with_pair_discriminator_matte_held", kind="insertion generator",
+        file="insertion/with_pair_discriminator_matte_held.pt", format=CHECKPOINT_FORMAT, seed=0,
+        sha256="1a9520b3ae4a7c6d28f72fadf8101f5c7f0a38fa9dca051c6ba442ad19078d03",
+        licence="MIT (trained by this project)",
+        command=_COMMAND.format(name="with_pair_discriminator_matte_held", pair="confusion") + " --hold-matte",
+        features="grayvgg_small_synthetic",
+        source="blending generator trained with the pair discriminator, its term unable to move the matte "
+               "(the fair test of notebook 04)")
 
 
 def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
@@ -54,9 +63,9 @@ class InsertionGenerator(nn.Module):
     A small U-Net (32 -> 16 -> 8 px and back, skip connections) with a global context vector (the mean of
     the deepest features, broadcast back) so that the whole background's light can inform every pixel.
     ``blending=True`` (the paper's strategy): the head gives alpha and a foreground f that recolours the
-    composite, y = alpha * f + (1 - alpha) * r, alpha = sigmoid(h_a), f = sigmoid(exp(g) logit(c) + o + h_f),
-    with a per-image, per-channel gain g and offset o from the context vector (a global colour change, which
-    is most of harmonisation) and a per-pixel correction h_f; g = o = h_f = 0 keeps c.
+    composite, y = alpha * f + (1 - alpha) * r, alpha = sigmoid(h_a), f = sigmoid(exp(gamma) logit(c) + o + h_f),
+    with a per-image, per-channel gain gamma and offset o from the context vector (a global colour change, which
+    is most of harmonisation) and a per-pixel correction h_f; gamma = o = h_f = 0 keeps c.
     ``blending=False`` (direct): y = sigmoid(h), every pixel generated.
     """
 
@@ -80,8 +89,11 @@ class InsertionGenerator(nn.Module):
             with torch.no_grad():
                 self.head.bias[0] = -2.0
 
-    def parts(self, composite: Tensor, background: Tensor) -> tuple[Tensor, Tensor | None, Tensor | None]:
-        """(y, alpha, foreground); alpha and foreground are None for the direct generator."""
+    def parts(self, composite: Tensor, background: Tensor,
+              hold_matte: bool = False) -> tuple[Tensor, Tensor | None, Tensor | None]:
+        """(y, alpha, foreground); alpha and foreground are None for the direct generator. ``hold_matte``: the
+        same y, but no gradient reaches G through alpha (a loss on y can recolour the foreground f, not move the
+        matte: the object can change how it looks, not whether it is there)."""
         checks.rgb_batch(composite, "composite")
         checks.rgb_batch(background, "background")
         if composite.shape != background.shape:
@@ -98,6 +110,8 @@ class InsertionGenerator(nn.Module):
         if not self.blending:
             return torch.sigmoid(h), None, None
         alpha = torch.sigmoid(h[:, :1])
+        if hold_matte:
+            alpha = alpha.detach()
         gain, offset = self.colour(context)[:, :, None, None].chunk(2, dim=1)
         fg = torch.sigmoid(torch.logit(composite, eps=1e-3) * torch.exp(gain) + offset + h[:, 1:])
         return alpha * fg + (1 - alpha) * background, alpha, fg
@@ -163,9 +177,11 @@ def load_generator(path: str | os.PathLike | InsertionWeights) -> InsertionGener
 
 
 def shipped(name: str) -> InsertionGenerator:
-    """A shipped generator by name ("with_pair_discriminator", "without_pair_discriminator")."""
+    """A shipped generator by name ("with_pair_discriminator", "without_pair_discriminator",
+    "pair_discriminator_matte_held")."""
     entries = {"with_pair_discriminator": InsertionWeights.INSERTION_WITH_PAIR_DISCRIMINATOR,
-               "without_pair_discriminator": InsertionWeights.INSERTION_WITHOUT_PAIR_DISCRIMINATOR}
+               "without_pair_discriminator": InsertionWeights.INSERTION_WITHOUT_PAIR_DISCRIMINATOR,
+               "pair_discriminator_matte_held": InsertionWeights.INSERTION_WITH_PAIR_DISCRIMINATOR_MATTE_HELD}
     if name not in entries:
         raise ValueError(f"unknown shipped generator {name!r}; expected one of {', '.join(entries)}")
     return load_generator(entries[name])

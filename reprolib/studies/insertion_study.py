@@ -15,6 +15,7 @@ from ..insertion.metrics import (
     erase_object,
     eval_pairs,
     evaluate_generator,
+    fade_at_visibility,
     generate,
     mean_std,
     object_visibility,
@@ -62,13 +63,26 @@ def lighting_labels(pairs: Pairs) -> list[str]:
             for a, b in zip(pairs.source_lighting.tolist(), pairs.lighting.tolist())]
 
 
-RUNS = {  # run name -> (pair discriminator, blending generator, oracle)
-    "without_pair_discriminator": ("none", True, False),
-    "with_pair_discriminator": ("confusion", True, False),
-    "direct_with_pair_discriminator": ("confusion", False, False),
-    "gradient_reversal": ("reversal", True, False),
-    "oracle_supervised_real_pairs": ("none", True, True),
+RUNS = {  # run name -> its settings of training.insertion.Config
+    "without_pair_discriminator": dict(pair="none"),
+    "with_pair_discriminator": dict(pair="confusion"),
+    "pair_discriminator_matte_held": dict(pair="confusion", hold_matte=True),
+    "direct_with_pair_discriminator": dict(pair="confusion", blending=False),
+    "gradient_reversal": dict(pair="reversal"),
+    "oracle_supervised_real_pairs": dict(pair="none", oracle=True),
+    # screening (one seed): a stronger pair term, and three times the steps, both with the matte held
+    "pair_discriminator_matte_held_lambda_3": dict(pair="confusion", hold_matte=True, lambda_pair=3.0),
+    "pair_discriminator_matte_held_3x_steps": dict(pair="confusion", hold_matte=True, steps_times=3),
 }
+PAIR_RUNS = ("with_pair_discriminator", "pair_discriminator_matte_held", "pair_discriminator_matte_held_lambda_3",
+             "pair_discriminator_matte_held_3x_steps")  # the runs that the fair test judges
+
+
+def run_config(name: str, steps: int, seed: int = 0, **settings) -> Config:
+    """The training Config of run ``name`` (``steps`` times its ``steps_times``, if any)."""
+    run = dict(RUNS[name])
+    return Config(steps=steps * run.pop("steps_times", 1), seed=seed, **run, **settings)
+VISIBILITY_KEPT = 0.8  # the fair test: with the pair discriminator, V at least this times V without it
 
 
 def train_and_evaluate(name: str, seed: int, steps: int, eval_n: int, keep_generator: bool = False,
@@ -76,25 +90,31 @@ def train_and_evaluate(name: str, seed: int, steps: int, eval_n: int, keep_gener
     """One run of ``RUNS[name]``: train (on ``device``), then evaluate on the held-out pairs (on the CPU; a
     job of :func:`experiment`). Returns {"metrics": {"seed", errors, accuracy}, "generator": its state_dict
     if ``keep_generator``}."""
-    pair, blending, oracle = RUNS[name]
-    cfg = Config(steps=steps, seed=seed, pair=pair, blending=blending, oracle=oracle, **settings)
+    cfg = run_config(name, steps, seed, **settings)
     m = fit(cfg, progress=False, perceptual=LuminancePerceptualLoss(), device=device)
-    return {"metrics": {"seed": seed, **evaluate_generator(m.generator, n=eval_n)},
+    scores = evaluate_generator(m.generator, n=eval_n)
+    fade = fade_at_visibility(eval_pairs(eval_n)[1], scores["real_pair_visibility"])
+    return {"metrics": {"seed": seed, **scores, "faded_copy_error_at_equal_visibility": fade["error"]},
             "generator": m.generator.state_dict() if keep_generator else None}
 
 
 def experiment_jobs(seeds: tuple[int, ...] = (0, 1, 2), steps: int = 300, eval_n: int = 256,
                     direct_seeds: tuple[int, ...] | None = None, reversal_seeds: tuple[int, ...] = (0,),
-                    oracle_seeds: tuple[int, ...] = (0,), device: str = "cpu", **settings) -> dict[str, Job]:
+                    oracle_seeds: tuple[int, ...] = (0,), screening_seeds: tuple[int, ...] = (), device: str = "cpu",
+                    **settings) -> dict[str, Job]:
     """The independent pieces of :func:`experiment`: one job per (run, seed), trained on ``device``, and the
     references."""
     plan = {"without_pair_discriminator": seeds, "with_pair_discriminator": seeds,
+            "pair_discriminator_matte_held": seeds,
             "direct_with_pair_discriminator": seeds if direct_seeds is None else direct_seeds,
-            "gradient_reversal": reversal_seeds, "oracle_supervised_real_pairs": oracle_seeds}
+            "gradient_reversal": reversal_seeds, "oracle_supervised_real_pairs": oracle_seeds,
+            "pair_discriminator_matte_held_lambda_3": screening_seeds,
+            "pair_discriminator_matte_held_3x_steps": screening_seeds}
     jobs = {f"{name}/seed {seed}": Job(train_and_evaluate, dict(name=name, seed=seed, steps=steps, eval_n=eval_n,
                                                                  keep_generator=seed == run_seeds[0], device=device,
                                                                  **settings),
-                                       cost=steps * (2 if RUNS[name][2] else 1))
+                                       cost=run_config(name, steps, seed, **settings).steps
+                                       * (2 if RUNS[name].get("oracle") else 1))
             for name, run_seeds in plan.items() for seed in run_seeds}
     jobs["references"] = Job(references, dict(n=eval_n), cost=100)
     return jobs
@@ -110,11 +130,15 @@ def summarize(done: dict, steps: int = 300, eval_n: int = 256, **settings) -> di
             continue
         per_seed = [done[k]["metrics"] for k in keys]
         first = done[keys[0]]["generator"]
-        generator = InsertionGenerator(Config(steps=steps, **settings).width, RUNS[name][1])
+        cfg = run_config(name, steps, **settings)
+        generator = InsertionGenerator(cfg.width, cfg.blending)
         generator.load_state_dict(first)
         out[f"_{name}_generator"] = generator.eval()
-        summary = {"pair": RUNS[name][0], "blending": RUNS[name][1], "seeds": [r["seed"] for r in per_seed]}
-        for key in ("real_pair_error", "real_pair_visibility", "fake_pair_error", "pair_classifier_accuracy"):
+        summary = {"pair": cfg.pair, "blending": cfg.blending, "hold_matte": cfg.hold_matte,
+                   "lambda_pair": cfg.lambda_pair, "steps": cfg.steps,
+                   "seeds": [r["seed"] for r in per_seed]}
+        for key in ("real_pair_error", "real_pair_visibility", "fake_pair_error", "pair_classifier_accuracy",
+                    "faded_copy_error_at_equal_visibility"):
             mean, std = mean_std([r[key] for r in per_seed])
             summary[f"{key}_mean"], summary[f"{key}_std"] = round(mean, 3), round(std, 3)
         summary["pair_classifier_accuracy"] = summary["pair_classifier_accuracy_mean"]
@@ -126,20 +150,46 @@ def summarize(done: dict, steps: int = 300, eval_n: int = 256, **settings) -> di
                                      "direct": {k: out["direct_with_pair_discriminator"][k] for k in keys}}
     out["references"] = done["references"]
     out["erase_object_baseline"] = erase_object_baseline(done["references"])
+    out["fair_test"] = {name: fair_test(out, name) for name in PAIR_RUNS if name in out}
     out["settings"] = {**asdict(Config(steps=steps, **settings)), "eval_n": eval_n,
                        "error": "mean CIE76 Delta E over the inserted box"}
     return out
 
 
+def fair_test(res: dict, name: str) -> dict:
+    """The pair discriminator's claim, tested so that fading does not pay: on every seed, run ``name``'s real-pair
+    error is below the run without the pair discriminator (same seed) and below erasing the object, while its
+    objects keep at least VISIBILITY_KEPT of the visibility V they have without it. Per seed, with the error of the
+    unrelit copy faded to the same V beside it (a generator that relights beats it; one that fades does not)."""
+    without, erase = res["without_pair_discriminator"], res["erase_object_baseline"]["real_pair_error_mean"]
+    base = {r["seed"]: r for r in without["per_seed"]}
+    rows = []
+    for r in res[name]["per_seed"]:
+        w = base[r["seed"]]
+        rows.append({"seed": r["seed"], "error": r["real_pair_error"], "error_without": w["real_pair_error"],
+                     "erase": erase, "visibility": r["real_pair_visibility"],
+                     "visibility_without": w["real_pair_visibility"],
+                     "visibility_ratio": round(r["real_pair_visibility"] / w["real_pair_visibility"], 3),
+                     "faded_copy_error_at_equal_visibility": r["faded_copy_error_at_equal_visibility"],
+                     "below_without": r["real_pair_error"] < w["real_pair_error"],
+                     "below_erase": r["real_pair_error"] < erase,
+                     "visibility_kept": r["real_pair_visibility"] >= VISIBILITY_KEPT * w["real_pair_visibility"]})
+        rows[-1]["holds"] = rows[-1]["below_without"] and rows[-1]["below_erase"] and rows[-1]["visibility_kept"]
+    return {"per_seed": rows, "holds": bool(rows) and all(r["holds"] for r in rows),
+            "rule": f"on every seed: error below the run without the pair discriminator and below erasing the "
+                    f"object, with V >= {VISIBILITY_KEPT} x V without it"}
+
+
 def experiment(seeds: tuple[int, ...] = (0, 1, 2), steps: int = 300, eval_n: int = 256,
                direct_seeds: tuple[int, ...] | None = None, reversal_seeds: tuple[int, ...] = (0,),
-               oracle_seeds: tuple[int, ...] = (0,), workers: int = 1, step_note=None, **settings) -> dict:
+               oracle_seeds: tuple[int, ...] = (0,), screening_seeds: tuple[int, ...] = (), workers: int = 1,
+               step_note=None, **settings) -> dict:
     """Train with and without the pair discriminator (blending generator), the direct generator with it, the
     gradient-reversal variant and the supervised oracle; evaluate each on the same held-out pairs
     (:func:`experiment_jobs`, run at one thread each in ``workers`` processes, then :func:`summarize`)."""
     t0 = time.perf_counter()
-    done, _ = run_jobs(experiment_jobs(seeds, steps, eval_n, direct_seeds, reversal_seeds, oracle_seeds, **settings),
-                       workers, step_note)
+    done, _ = run_jobs(experiment_jobs(seeds, steps, eval_n, direct_seeds, reversal_seeds, oracle_seeds,
+                                       screening_seeds, **settings), workers, step_note)
     return {**summarize(done, steps, eval_n, **settings), "seconds": round(time.perf_counter() - t0, 1)}
 
 
@@ -147,6 +197,7 @@ def study_settings(quick: bool) -> dict:
     """The experiment's settings in ``reproduce`` (``--quick``: fewer seeds and steps)."""
     return dict(seeds=(0, 1), steps=150, direct_seeds=(0,), reversal_seeds=(), oracle_seeds=(), eval_n=128) \
         if quick else dict(seeds=(0, 1, 2), steps=300, direct_seeds=(0,), reversal_seeds=(0,), oracle_seeds=(0,),
+                           screening_seeds=(0,),
                            eval_n=256)
 
 
@@ -165,17 +216,24 @@ def run(out: OutputDir, quick: bool, step: Step, done: dict | None = None) -> tu
     fake, real = eval_pairs(8)
     rows = {"real pair u_A + r_B": real.composite, "ground truth": real.target}
     generators = {key[1:-len("_generator")]: res.pop(key) for key in list(res) if key.startswith("_")}
-    for name in ("without_pair_discriminator", "with_pair_discriminator"):
-        rows[name.replace("_", " ")] = generate(generators[name], real)
+    for name in ("without_pair_discriminator", "with_pair_discriminator", "pair_discriminator_matte_held"):
+        if name in generators:
+            rows[name.replace("_", " ")] = generate(generators[name], real)
     out.save_figure("figures/insertion_real_pairs.png", plots.image_rows(rows, scale=1.4,
                                                                      columns=lighting_labels(real)))
-    rows_md = [(name.replace("_", " "), f"{r['real_pair_error_mean']:.2f} ± {r['real_pair_error_std']:.2f}",
-                f"{r['real_pair_visibility_mean']:.1f}", f"{r['fake_pair_error_mean']:.2f}",
-                f"{r['pair_classifier_accuracy']:.3f}", len(r["seeds"]))
-               for name, r in res.items() if isinstance(r, dict) and "pair_classifier_accuracy" in r]
     erase = res["erase_object_baseline"]
-    rows_md.append(("erase the object (y = r_B)", f"{erase['real_pair_error_mean']:.2f}",
-                    f"{erase['real_pair_visibility_mean']:.1f}", f"{erase['fake_pair_error_mean']:.2f}", "", ""))
+    rows_md = [(name.replace("_", " "), f"{r['real_pair_error_mean']:.2f} ± {r['real_pair_error_std']:.2f}",
+                f"{erase['real_pair_error_mean']:.2f}",
+                f"{r['real_pair_visibility_mean']:.1f}", f"{r['faded_copy_error_at_equal_visibility_mean']:.2f}",
+                f"{r['fake_pair_error_mean']:.2f}", f"{r['pair_classifier_accuracy']:.3f}", len(r["seeds"]))
+               for name, r in res.items() if isinstance(r, dict) and "pair_classifier_accuracy" in r]
+    fair_md = [(name.replace("_", " "), t["seed"], f"{t['error']:.2f}", f"{t['error_without']:.2f}",
+                f"{t['erase']:.2f}",
+                f"{t['visibility']:.1f} / {t['visibility_without']:.1f} ({t['visibility_ratio']:.2f})",
+                f"{t['faded_copy_error_at_equal_visibility']:.2f}", "yes" if t["holds"] else "no")
+               for name, test in res["fair_test"].items() for t in test["per_seed"]]
+    verdicts = "; ".join(f"{name.replace('_', ' ')}: {'holds' if t['holds'] else 'does not hold'}"
+                         for name, t in res["fair_test"].items())
     ref = res["references"]
     md = f"""## Inserting Videos into Videos: the pair discriminator (notebook 04)
 
@@ -183,11 +241,20 @@ Mean CIE76 Delta E over the inserted box on {settings['eval_n']} held-out pairs 
 scored against the rendered ground truth (A's object under B's light), never seen in training.
 {settings['steps']} steps per run. References: pasting the object with its true mask but unchanged gives
 {ref['copy_real_pair_error']:.2f} on real pairs; the raw composite {ref['composite_real_pair_error']:.2f}.
-Visibility: mean Delta E between the output and the background r_B over the object's mask (ground truth
+Visibility V: mean Delta E between the output and the background r_B over the object's mask (ground truth
 {ref['ground_truth_real_pair_visibility']:.1f}; an erased object 0), so that a lower error from a fading object shows.
+"Faded copy at equal V": the unrelit copy faded towards r_B until its V equals the run's; a generator that relights
+beats it, one that only fades does not. "pair discriminator matte held": its term cannot move the blending matte
+(a deviation from the paper, so that fading cannot pay).
 
-{table(("run", "real-pair error", "real-pair visibility", "fake-pair error", "pair classifier accuracy", "seeds"),
-       rows_md)}
+{table(("run", "real-pair error", "erase the object", "real-pair V", "faded copy at equal V", "fake-pair error",
+        "pair classifier accuracy", "seeds"), rows_md)}
+
+**The fair test** ({VISIBILITY_KEPT} x V kept): {res['fair_test'][next(iter(res['fair_test']))]['rule']}.
+Verdict: {verdicts}.
+
+{table(("run", "seed", "real-pair error", "without the pair discriminator", "erase", "V / V without (ratio)",
+        "faded copy at equal V", "holds"), fair_md)}
 
 ![insertion](figures/insertion_real_pairs.png)
 """

@@ -2,18 +2,21 @@
 the pair discriminator), on the one resumable loop of :mod:`.loop`.
 
 One step, with fake pairs (u_B + r_B, target y*) and real pairs (u_A + r_B, no target) of ``batch_size`` each,
-y_f = G(fake), y_r = G(real), frames x (complete source frames, real images):
+y_f = G(fake), y_r = G(real), frames x (complete source frames, real images), image discriminator D_img and
+pair discriminator D_pair:
 
-    D:  L_D = BCE(D(x), 1) + 1/2 [BCE(D(y_f), 0) + BCE(D(y_r), 0)]
-    P:  L_P = 1/2 [BCE(P(y_f), 0) + BCE(P(y_r), 1)]                                  (pair discriminator)
-    G:  L_G = lambda_gan 1/2 [BCE(D(y_f), 1) + BCE(D(y_r), 1)]                      (GAN, both kinds)
-            + lambda_l1 |y_f - y*|_1 + lambda_perc L_perc(y_f, y*)                  (fake pairs only)
-            + lambda_pair 1/2 [L_conf(P(y_f)) + L_conf(P(y_r))]                     (the trick)
+    D_img:  L_D = BCE(D_img(x), 1) + 1/2 [BCE(D_img(y_f), 0) + BCE(D_img(y_r), 0)]
+    D_pair: L_pair = 1/2 [BCE(D_pair(y_f), 0) + BCE(D_pair(y_r), 1)]
+    G:      L_G = lambda_gan 1/2 [BCE(D_img(y_f), 1) + BCE(D_img(y_r), 1)]           (GAN, both kinds)
+                + lambda_l1 |y_f - y*|_1 + lambda_perc L_perc(y_f, y*)              (fake pairs only)
+                + lambda_pair 1/2 [L_conf(D_pair(y_f)) + L_conf(D_pair(y_r))]       (the trick)
 
-``pair="none"`` drops P; ``pair="confusion"`` is the above; ``pair="reversal"`` trains P on L_P computed
-through a gradient-reversal layer, so the same backward pass updates P to separate the pairs and G (by the
-reversed gradient, lambda_pair L_P) to mix them (DANN). The batch of step s comes from
-``train_data_seed(seed, s)``; evaluation pairs come from the held-out seed range.
+``pair="none"`` drops D_pair; ``pair="confusion"`` is the above; ``pair="reversal"`` trains D_pair on L_pair
+computed through a gradient-reversal layer, so the same backward pass updates D_pair to separate the pairs and G
+(by the reversed gradient, lambda_pair L_pair) to mix them (DANN). ``hold_matte`` (a deviation, for a fair test
+in notebook 04): the pair term reaches G through the blending foreground f only, not the matte alpha, so that
+fading the object cannot lower it. The batch of step s comes from ``train_data_seed(seed, s)``; evaluation pairs
+come from the held-out seed range.
 """
 from __future__ import annotations
 
@@ -57,6 +60,9 @@ class Config:
     lambda_l1: float = setting(100.0, "weight of the L1 loss on fake pairs")
     lambda_perc: float = setting(1.0, "weight of the perceptual loss on fake pairs")
     lambda_pair: float = setting(1.0, "weight of the pair discriminator's term")
+    # A deviation, for a fair test (notebook 04): the pair discriminator's term reaches G through the blending
+    # generator's foreground only, not its matte alpha, so that fading the object cannot lower it.
+    hold_matte: bool = setting(False, "the pair discriminator's term cannot move the blending matte (fading)")
     # also L1 + perceptual on real pairs against their rendered ground truth (a diagnostic upper bound that the
     # paper cannot have: it shows what the generator could learn with full supervision)
     oracle: bool = setting(False, "also supervise real pairs with their rendered ground truth (a diagnostic)")
@@ -67,6 +73,9 @@ class Config:
         if self.steps < 1 or self.batch_size < 1 or self.width < 1:
             raise ValueError(f"steps, batch_size and width must be >= 1, "
                              f"got {self.steps}, {self.batch_size}, {self.width}")
+        if self.hold_matte and (not self.blending or self.pair == "none"):
+            raise ValueError("hold_matte needs the blending generator and a pair discriminator "
+                             f"(got blending={self.blending}, pair={self.pair!r})")
         train_data_seed(self.seed, self.steps - 1)  # validates the seed and step ranges
         return self
 
@@ -139,12 +148,15 @@ def train_step(cfg: Config, m: Models, fake: Pairs, real: Pairs, perceptual: L.L
         loss_g = (loss_g + cfg.lambda_l1 * L.fake_pair_l1(y_r, real.target)
                   + cfg.lambda_perc * perceptual(y_r, real.target))
     conf = torch.zeros(())
+    if cfg.hold_matte:  # the same outputs, with no gradient through the matte for the pair term
+        y_f = m.generator.parts(fake.composite, fake.background, hold_matte=True)[0]
+        y_r = m.generator.parts(real.composite, real.background, hold_matte=True)[0]
     if cfg.pair == "confusion":
         conf = 0.5 * (L.confusion_loss(m.pair_d(y_f)) + L.confusion_loss(m.pair_d(y_r)))
         loss_g = loss_g + cfg.lambda_pair * conf
     elif cfg.pair == "reversal":
         loss_p = L.pair_loss(m.pair_d(gradient_reversal(y_f, cfg.lambda_pair)),
-                               m.pair_d(gradient_reversal(y_r, cfg.lambda_pair)))
+                             m.pair_d(gradient_reversal(y_r, cfg.lambda_pair)))
         loss_g = loss_g + loss_p  # P descends L_P; G, through the reversal, ascends lambda_pair L_P
         m.opt_p.zero_grad(set_to_none=True)
     m.opt_g.zero_grad(set_to_none=True)

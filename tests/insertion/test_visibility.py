@@ -73,3 +73,13 @@ def test_image_rows_column_labels(pairs):
     assert axes[0].get_ylabel() == "a" and fig.get_suptitle() == "t"
     with pytest.raises(ValueError, match="labels"):
         plots.image_rows({"a": fake.composite}, 3, columns=["x"])
+
+
+def test_image_rows_notes_under_each_panel(pairs):
+    fake, _ = pairs
+    fig = plots.image_rows({"a": fake.composite, "b": fake.target}, 2, notes={"b": ["dE 1.0", "dE 2.0"]})
+    assert [ax.get_xlabel() for ax in fig.axes] == ["", "", "dE 1.0", "dE 2.0"]
+    with pytest.raises(ValueError, match="notes"):
+        plots.image_rows({"a": fake.composite}, 2, notes={"a": ["one"]})
+    with pytest.raises(ValueError, match="notes"):
+        plots.image_rows({"a": fake.composite}, 2, notes={"c": ["one", "two"]})
