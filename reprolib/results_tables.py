@@ -449,11 +449,14 @@ def with_headline(readme: str, results: dict) -> str:
 
 
 def write_docs(results_json: str | Path, docs: str | Path = "docs", readme: str | Path = "README.md") -> None:
-    """Copy a run's results.json to ``docs``/results.json, then write ``docs``/results.md and the headline block of
-    ``readme`` from it (the files the tests hold against each other)."""
+    """Copy a run's results.json to ``docs``/results.json, then write ``docs``/results.md and the headline and
+    findings blocks of ``readme`` from it (the files the tests hold against each other)."""
     results = json.loads(Path(results_json).read_text())
     docs, readme = Path(docs), Path(readme)
-    text = with_headline(readme.read_text(), results)  # a README without its block fails here, before any write
+    from .findings import with_findings  # findings fills its templates with this module's fill
+
+    # a README without its blocks fails here, before any write
+    text = with_findings(with_headline(readme.read_text(), results), results)
     atomic_write_text(docs / "results.json", json.dumps(results, indent=2) + "\n")
     atomic_write_text(docs / "results.md", results_page(results))
     atomic_write_text(readme, text)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from reprolib import results_tables
+from reprolib import findings, results_tables
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -22,6 +22,7 @@ def test_the_results_page_and_the_readme_headline_are_the_generated_ones(results
     assert (REPO / "docs" / "results.md").read_text() == results_tables.results_page(results)
     readme = (REPO / "README.md").read_text()
     assert readme == results_tables.with_headline(readme, results)
+    assert readme == findings.with_findings(readme, results)
     assert results_tables.NOT_MEASURED not in results_tables.headline(results)  # a full run, every headline row
 
 
