@@ -33,7 +33,7 @@ PICKER_PORT ?= 8866
 picker: $(STAMP)
 	$(VENV)/bin/voila app/exemplar_picker.ipynb --Voila.config_file_paths=app --Voila.ip=127.0.0.1 --port=$(PICKER_PORT)
 
-# docs/results.json, docs/results.md and the README's headline block from a run's results.json (make reproduce, and
+# docs/results.json, docs/results.md and the README's headline and findings blocks from a run's results.json (make reproduce, and
 # make bench for the scaling rows, first)
 docs: $(STAMP)
 	$(PY) -m reprolib.results_tables $(OUT)/results.json

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .results_tables import fill
+from .results_tables import fill, replace_block
 
 _TIERS = "photo_tiers[extractors][{e}][tiers][{t}][rows][{row}]"
 
@@ -105,8 +105,4 @@ def findings(results: Mapping) -> str:
 
 def with_findings(readme: str, results: Mapping) -> str:
     """The README text with the block between the ``BLOCK`` markers replaced by :func:`findings`."""
-    start, end = BLOCK
-    if start not in readme or end not in readme:
-        raise ValueError(f"the README has no findings block (lines {start.strip()!r} ... {end.strip()!r})")
-    head, rest = readme.split(start, 1)
-    return head + start + findings(results) + end + rest.split(end, 1)[1]
+    return replace_block(readme, BLOCK, findings(results), "findings")

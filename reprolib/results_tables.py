@@ -439,13 +439,19 @@ README_BLOCK = ("<!-- headline results: generated from docs/results.json by `mak
                 "<!-- end of headline results -->\n")
 
 
+def replace_block(readme: str, markers: tuple[str, str], body: str, what: str) -> str:
+    """The README text with the lines between the two ``markers`` replaced by ``body`` (a ValueError naming
+    ``what`` when the README lacks them)."""
+    start, end = markers
+    if start not in readme or end not in readme:
+        raise ValueError(f"the README has no {what} block (lines {start.strip()!r} ... {end.strip()!r})")
+    head, rest = readme.split(start, 1)
+    return head + start + body + end + rest.split(end, 1)[1]
+
+
 def with_headline(readme: str, results: dict) -> str:
     """The README text with the block between the ``README_BLOCK`` markers replaced by :func:`headline`."""
-    start, end = README_BLOCK
-    if start not in readme or end not in readme:
-        raise ValueError(f"the README has no headline block (lines {start.strip()!r} ... {end.strip()!r})")
-    head, rest = readme.split(start, 1)
-    return head + start + headline(results) + end + rest.split(end, 1)[1]
+    return replace_block(readme, README_BLOCK, headline(results), "headline")
 
 
 def write_docs(results_json: str | Path, docs: str | Path = "docs", readme: str | Path = "README.md") -> None:
