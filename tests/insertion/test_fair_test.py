@@ -70,3 +70,12 @@ def test_the_verdict_needs_every_condition_on_every_seed(error, visibility, hold
     test = insertion_study.fair_test(res, "with_pair_discriminator")
     assert test["holds"] is holds and test["per_seed"][0]["holds"] is holds and test["per_seed"][1]["holds"]
     assert test["per_seed"][0]["visibility_ratio"] == pytest.approx(visibility / 40.0, abs=1e-3)
+
+
+def test_panel_notes_give_each_outputs_error_and_visibility(pairs):
+    _, real = pairs
+    notes = insertion_study.panel_notes(real.background, real)  # the erased object
+    errors = metrics.box_error(real.background, real.target, real.box)
+    assert len(notes) == 16 and all(note.endswith(", V 0") for note in notes)
+    assert notes[0] == f"dE {errors[0]:.0f}, V 0"
+    assert insertion_study.panel_notes(real.target, real)[0].startswith("dE 0, V ")
